@@ -1,0 +1,35 @@
+"""Connectors to external systems, one folder per vendor, listed in REGISTRY."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sync_core.ports import Connector
+from sync_core.testing import InMemoryConnector, connect_systems
+
+ConnectorFactory = Callable[[str, Mapping[str, Any]], Connector]
+"""Builds the connector of one connection from its name and settings."""
+
+
+def _memory(name: str, settings: Mapping[str, Any]) -> Connector:
+    """An in-memory system served by `revline demo` (or a test) at settings['address']."""
+    host, port = str(settings["address"]).rsplit(":", 1)
+    system = connect_systems((host, int(port)))(str(settings.get("system", name)))
+    return InMemoryConnector(system, max_batch_size=int(settings.get("batch_size", 100)), name=name)
+
+
+REGISTRY: dict[str, ConnectorFactory] = {
+    "memory": _memory,
+}
+
+
+def build(connections: Mapping[str, Mapping[str, Any]]) -> dict[str, Connector]:
+    """One connector per configured connection: name -> {"kind": ..., settings...}."""
+    built = {}
+    for name, settings in connections.items():
+        kind = str(settings.get("kind", ""))
+        if kind not in REGISTRY:
+            raise ValueError(f"connection {name!r}: unknown kind {kind!r} (known: {', '.join(sorted(REGISTRY))})")
+        built[name] = REGISTRY[kind](name, settings)
+    return built

@@ -1,0 +1,1 @@
+"""The Revline web console (Reflex) and the revline command."""

@@ -1,0 +1,1 @@
+"""The pure domain: canonical records, mappings, ownership rules, changes and errors."""

@@ -1,0 +1,62 @@
+"""What crosses the connector seam: records read from a system, writes sent to it, results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync_core.domain.errors import SyncError
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One record as a system holds it now, in that system's own field names."""
+
+    external_id: str
+    fields: Mapping[str, Any]
+    version: str
+    modified_at: datetime
+    # Per-field modification times when the system knows them; fields missing here
+    # count as modified at `modified_at` when their value changed.
+    field_times: Mapping[str, datetime] = field(default_factory=dict)
+    # The canonical id Revline stored on the record when it wrote it (an external-id
+    # field in the vendor), so a record read back before its link is recorded still
+    # resolves to the same canonical record.
+    canonical_id: str | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """A page of changed records and the cursor to resume after them."""
+
+    records: tuple[SourceRecord, ...]
+    cursor: str | None
+    has_more: bool = False
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """An upsert of `fields` (vendor names) keyed on the canonical id Revline gave the record."""
+
+    canonical_id: str
+    external_id: str | None
+    fields: Mapping[str, Any]
+    idempotency_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of one WriteRequest; `error` is set exactly when the write failed."""
+
+    canonical_id: str
+    external_id: str | None = None
+    version: str | None = None
+    created: bool = False
+    error: SyncError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -1,0 +1,54 @@
+"""The two error classes every connector translates its vendor's failures into.
+
+    SyncError
+    ├── RetryableError   (rate limits, 5xx, timeouts, resets, locked rows, expired sessions)
+    └── PermanentError   (validation, duplicate, missing reference, permission, mapping,
+                          conflict, unexpected) -- carries an ErrorCategory
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCategory(StrEnum):
+    """Why a record could not be synced; the dead-letter cards group by it."""
+
+    VALIDATION = "validation"
+    DUPLICATE = "duplicate"
+    MISSING_REFERENCE = "missing_reference"
+    PERMISSION = "permission"
+    MAPPING = "mapping"
+    CONFLICT = "conflict"
+    TRANSIENT = "transient"  # retryable failures that ran out of attempts
+    UNEXPECTED = "unexpected"  # anything a connector raised that it did not translate
+
+
+class SyncError(Exception):
+    """A failure of one record or one call, already translated at the connector's edge."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RetryableError(SyncError):
+    """The same call may succeed later; `retry_after` is the vendor's hint in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[type[RetryableError], tuple[str, float | None]]:
+        return (type(self), (self.message, self.retry_after))
+
+
+class PermanentError(SyncError):
+    """Retrying the same call cannot succeed; a person has to look at it."""
+
+    def __init__(self, message: str, category: ErrorCategory) -> None:
+        super().__init__(message)
+        self.category = category
+
+    def __reduce__(self) -> tuple[type[PermanentError], tuple[str, ErrorCategory]]:
+        return (type(self), (self.message, self.category))

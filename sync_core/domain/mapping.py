@@ -1,0 +1,78 @@
+"""Field and value mappings between one system's fields and the canonical records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.domain.ownership import is_blank
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """One canonical field, its name in the system and, optionally, its value translation."""
+
+    canonical: str
+    vendor: str
+    # canonical value -> vendor value; empty passes values unchanged
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectMapping:
+    """How one system's object maps onto one canonical object type."""
+
+    system: str
+    object_type: str
+    fields: tuple[FieldMap, ...]
+
+
+def _translate(mapping: ObjectMapping, name: str, value: Any, table: Mapping[str, str], target: str) -> Any:
+    if not table:
+        return value
+    if is_blank(value):
+        return None
+    try:
+        return table[str(value)]
+    except KeyError:
+        known = ", ".join(repr(k) for k in sorted(table))
+        raise PermanentError(
+            f"{mapping.system} {mapping.object_type} field {name}: value {value!r} has no {target} value"
+            f" (known: {known})",
+            ErrorCategory.MAPPING,
+        ) from None
+
+
+def to_canonical(mapping: ObjectMapping, vendor_fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical fields for a record read from the system; unmapped fields are ignored."""
+    result: dict[str, Any] = {}
+    for fm in mapping.fields:
+        if fm.vendor in vendor_fields:
+            # If two canonical values share a vendor value, the first one listed wins.
+            reverse = {vendor: canonical for canonical, vendor in reversed(list(fm.values.items()))}
+            value = vendor_fields[fm.vendor]
+            result[fm.canonical] = _translate(mapping, fm.vendor, value, reverse, "canonical")
+    return result
+
+
+def to_vendor(mapping: ObjectMapping, canonical_fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The system's fields for canonical values; canonical fields it does not map are ignored."""
+    result: dict[str, Any] = {}
+    for fm in mapping.fields:
+        if fm.canonical in canonical_fields:
+            value = canonical_fields[fm.canonical]
+            result[fm.vendor] = _translate(mapping, fm.canonical, value, fm.values, mapping.system)
+    return result
+
+
+def times_to_canonical(mapping: ObjectMapping, vendor_times: Mapping[str, datetime]) -> dict[str, datetime]:
+    """Per-field modification times renamed to canonical fields; unmapped fields are ignored."""
+    return {fm.canonical: vendor_times[fm.vendor] for fm in mapping.fields if fm.vendor in vendor_times}
+
+
+def identity_mapping(system: str, object_type: str, fields: Sequence[str]) -> ObjectMapping:
+    """A mapping whose vendor field names and values are the canonical ones."""
+    return ObjectMapping(system, object_type, tuple(FieldMap(name, name) for name in fields))

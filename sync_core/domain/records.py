@@ -1,0 +1,212 @@
+"""The canonical records every system maps onto, and validation of (partial) field values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
+
+from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.domain.ownership import is_blank
+
+# Deliberately loose: the systems themselves are the final judges of an address.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("is not a valid email address")
+    return value.lower()
+
+
+def _check_currency(value: str) -> str:
+    if not _CURRENCY.match(value.upper()):
+        raise ValueError("is not a three-letter ISO 4217 currency code")
+    return value.upper()
+
+
+Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_check_email)]
+Currency = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_currency)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Company(_Record):
+    """An organisation: HubSpot company, Salesforce Account, Odoo res.partner (is_company)."""
+
+    name: Required
+    domain: str | None = None
+    phone: str | None = None
+    industry: str | None = None
+    city: str | None = None
+    country: str | None = None
+    annual_revenue: Decimal | None = None
+
+
+class Contact(_Record):
+    """A person; the email address is how the systems recognise one."""
+
+    email: Email
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    company_id: str | None = None
+    lifecycle_stage: str | None = None
+    lead_score: int | None = None
+
+
+class Deal(_Record):
+    """A sales opportunity: HubSpot deal, Salesforce Opportunity."""
+
+    name: Required
+    amount: Decimal | None = None
+    currency: Currency | None = None
+    stage: str | None = None
+    close_date: dt.date | None = None
+    company_id: str | None = None
+    owner: str | None = None
+
+
+class Product(_Record):
+    """A sellable item, identified by its code (SKU)."""
+
+    code: Required
+    name: str | None = None
+    list_price: Decimal | None = None
+    active: bool | None = None
+
+
+class PriceEntry(_Record):
+    """A product's price in one pricebook (Salesforce PricebookEntry, Odoo pricelist item)."""
+
+    product_code: Required
+    pricebook: Required
+    unit_price: Decimal | None = None
+    currency: Currency | None = None
+    min_quantity: Decimal | None = None
+
+
+class OrderLine(_Record):
+    """One product line of an order."""
+
+    product_code: Required
+    description: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+
+
+class Order(_Record):
+    """A confirmed sale: Odoo sale.order, mirrored onto the deal or opportunity."""
+
+    number: Required
+    company_id: str | None = None
+    deal_id: str | None = None
+    state: str | None = None
+    amount_total: Decimal | None = None
+    currency: Currency | None = None
+    lines: tuple[OrderLine, ...] | None = None
+
+
+class Shipment(_Record):
+    """A delivery of an order: Odoo stock.picking."""
+
+    order_id: Required
+    state: str | None = None
+    scheduled_date: dt.date | None = None
+    done_date: dt.date | None = None
+    tracking_ref: str | None = None
+
+
+class Invoice(_Record):
+    """A customer invoice: Odoo account.move."""
+
+    number: Required
+    order_id: str | None = None
+    state: str | None = None
+    payment_state: str | None = None
+    amount_total: Decimal | None = None
+    amount_residual: Decimal | None = None
+    due_date: dt.date | None = None
+
+
+class Payment(_Record):
+    """A payment against an invoice: Odoo account.payment."""
+
+    invoice_id: Required
+    amount: Decimal | None = None
+    date: dt.date | None = None
+    state: str | None = None
+
+
+RECORD_TYPES: dict[str, type[BaseModel]] = {
+    "company": Company,
+    "contact": Contact,
+    "deal": Deal,
+    "product": Product,
+    "price_entry": PriceEntry,
+    "order": Order,
+    "shipment": Shipment,
+    "invoice": Invoice,
+    "payment": Payment,
+}
+
+
+@cache
+def _adapters(object_type: str) -> dict[str, TypeAdapter[Any]]:
+    """One validator per field, so a partial update is checked without the absent fields."""
+    model = RECORD_TYPES[object_type]
+    config = ConfigDict(str_strip_whitespace=True)
+    adapters: dict[str, TypeAdapter[Any]] = {}
+    for name, info in model.model_fields.items():
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        adapters[name] = TypeAdapter(annotation, config=config)
+    return adapters
+
+
+def _describe(object_type: str, name: str, value: Any, error: ValidationError) -> str:
+    model = RECORD_TYPES[object_type]
+    if model.model_fields[name].is_required() and is_blank(value):
+        return f"{object_type} {name}: is required and cannot be blank"
+    problems = []
+    for detail in error.errors(include_url=False):
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in detail["loc"])
+        if detail["type"] == "missing":
+            problems.append(f"{object_type} {name}{where}: is required")
+            continue
+        if detail["type"] == "value_error":
+            reason = str(detail["ctx"]["error"])
+        else:
+            reason = "is invalid: " + detail["msg"][:1].lower() + detail["msg"][1:]
+        problems.append(f"{object_type} {name}{where}: {detail['input']!r} {reason}")
+    return "; ".join(problems)
+
+
+def validate(object_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The normalised, JSON-friendly `values`; fields absent from `values` are not checked."""
+    if object_type not in RECORD_TYPES:
+        known = ", ".join(sorted(RECORD_TYPES))
+        raise PermanentError(f"unknown object type {object_type!r} (known: {known})", ErrorCategory.MAPPING)
+    adapters = _adapters(object_type)
+    unknown = sorted(set(values) - set(adapters))
+    if unknown:
+        raise PermanentError(f"{object_type} has no field(s) {', '.join(unknown)}", ErrorCategory.MAPPING)
+    result: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in values.items():
+        try:
+            result[name] = adapters[name].dump_python(adapters[name].validate_python(value), mode="json")
+        except ValidationError as error:
+            problems.append(_describe(object_type, name, value, error))
+    if problems:
+        raise PermanentError("; ".join(problems), ErrorCategory.VALIDATION)
+    return result

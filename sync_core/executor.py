@@ -1,0 +1,303 @@
+"""Step 3 of the loop: send an outbound lane's due writes in the largest batches allowed.
+
+Claim due ops (oldest first), merge the ops of one record into one upsert, call the
+connector once per batch outside any transaction, then record each result: links and
+shadows for successes, the retry policy's decision for failures. Each transaction starts
+with the lane's fence, so a worker that lost its lease records nothing; its in-flight ops
+are sent again by the next owner, and the upsert keyed on the canonical id makes that safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from sync_core.domain import mapping
+from sync_core.domain.changes import WriteRequest, WriteResult
+from sync_core.domain.errors import ErrorCategory, PermanentError, SyncError
+from sync_core.domain.ownership import SystemState, apply
+from sync_core.persistence import lanes, ledger
+from sync_core.persistence.database import transaction
+from sync_core.persistence.tables import InboxEvent, OutboundOp
+from sync_core.ports import Connector
+from sync_core.retry import DeadLetter, RetryPolicy
+from sync_core.services.policy import ObjectPolicy, load
+
+Fence = Callable[[Session], datetime]
+"""Extends the lane's lease inside a transaction, or raises LeaseLostError; returns the db time."""
+
+
+@dataclass
+class BatchCounts:
+    """What one batch did."""
+
+    ops: int = 0
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    api_calls: int = 0
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The due ops of one record, merged into one write."""
+
+    canonical_id: str
+    op_ids: tuple[int, ...]
+    keys: tuple[str, ...]
+    attempts: int
+    fields: dict[str, Any]
+
+
+def _claim_batch(
+    session: Session, claim: lanes.Claim, size: int, now: datetime
+) -> tuple[list[_Group], list[OutboundOp]]:
+    """Mark up to `size` records' due ops in flight; ingest retries are returned apart."""
+    rows = session.scalars(
+        select(OutboundOp)
+        .where(
+            col(OutboundOp.target_system) == claim.system,
+            col(OutboundOp.object_type) == claim.object_type,
+            col(OutboundOp.status).in_(("pending", "in_flight")),
+            col(OutboundOp.next_attempt_at) <= now,
+        )
+        .order_by(col(OutboundOp.id))
+        .limit(size * 4)
+    ).all()
+    merged: dict[str, list[OutboundOp]] = {}
+    requeue: list[OutboundOp] = []
+    for row in rows:
+        if row.operation == "ingest":
+            requeue.append(row)
+        elif row.canonical_id in merged or len(merged) < size:
+            merged.setdefault(row.canonical_id, []).append(row)
+    taken = [row for group in merged.values() for row in group]
+    for row in taken:
+        row.status = "in_flight"
+        row.attempts += 1
+        row.updated_at = now
+    groups = []
+    for canonical_id, group in merged.items():
+        fields: dict[str, Any] = {}
+        for row in group:  # later plans win: ops are in the order they were planned
+            fields.update(row.payload)
+        groups.append(
+            _Group(
+                canonical_id,
+                tuple(r.id for r in group if r.id is not None),
+                tuple(r.idempotency_key for r in group),
+                max(r.attempts for r in group),
+                fields,
+            )
+        )
+    return groups, requeue
+
+
+def _requeue_ingests(session: Session, rows: Sequence[OutboundOp], now: datetime) -> None:
+    """A retried ingest dead letter goes back through the inbox, to be read afresh."""
+    for row in rows:
+        session.add(
+            InboxEvent(
+                dedupe_key=f"retry:{row.id}:{row.updated_at.isoformat()}",
+                system=row.target_system,
+                object_type=row.object_type,
+                external_id=row.source_id,
+                payload={"reason": "retry of dead letter", "op_id": row.id},
+                received_at=now,
+            )
+        )
+        row.status = "done"
+        row.result = {"requeued": True}
+        row.updated_at = now
+
+
+@dataclass
+class _Outcome:
+    """What became of one group: sent (with its result), failed before sending, or in step."""
+
+    group: _Group
+    request: WriteRequest | None = None
+    result: WriteResult | None = None
+    error: SyncError | None = None
+
+
+_MISSING = object()
+
+
+def _prepare(
+    groups: Sequence[_Group],
+    policy: ObjectPolicy,
+    target: str,
+    external: dict[str, str],
+    seen: dict[str, SystemState | None],
+) -> list[_Outcome]:
+    """Map each group to the target's fields, leaving out what the target already holds."""
+    target_mapping = policy.mappings.get(target)
+    outcomes = []
+    for group in groups:
+        state = seen.get(group.canonical_id)
+        fields = {k: v for k, v in group.fields.items() if state is None or state.values.get(k, _MISSING) != v}
+        outcome = _Outcome(group)
+        outcomes.append(outcome)
+        if not fields:
+            continue
+        try:
+            if target_mapping is None:
+                raise PermanentError(
+                    f"{target} has no field mapping for {policy.object_type}", ErrorCategory.MAPPING
+                )
+            vendor = mapping.to_vendor(target_mapping, fields)
+        except PermanentError as error:
+            outcome.error = error
+            continue
+        outcome.request = WriteRequest(group.canonical_id, external.get(group.canonical_id), vendor, group.keys)
+    return outcomes
+
+
+def _send(connector: Connector, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
+    """One API call; a failure of the whole call becomes every record's failure."""
+    if not requests:
+        return []
+    try:
+        results = connector.write_batch(object_type, requests)
+    except SyncError as error:
+        return [WriteResult(r.canonical_id, error=error) for r in requests]
+    except Exception as error:  # an untranslated failure: dead-lettered as unexpected
+        failure = PermanentError(f"{type(error).__name__}: {error}", ErrorCategory.UNEXPECTED)
+        return [WriteResult(r.canonical_id, error=failure) for r in requests]
+    if len(results) != len(requests):
+        failure = PermanentError(
+            f"{connector.system} answered {len(results)} results for {len(requests)} writes",
+            ErrorCategory.UNEXPECTED,
+        )
+        return [WriteResult(r.canonical_id, error=failure) for r in requests]
+    return results
+
+
+def run_batch(
+    engine: Engine,
+    claim: lanes.Claim,
+    connector: Connector,
+    retry: RetryPolicy,
+    fence: Fence,
+) -> BatchCounts | None:
+    """Send one batch of the lane's due writes; None when nothing was due.
+
+    `fence` extends the lane's lease or raises LeaseLostError; it opens both transactions.
+    """
+    with transaction(engine) as session:
+        now = fence(session)
+        groups, requeue = _claim_batch(session, claim, connector.max_batch_size, now)
+        _requeue_ingests(session, requeue, now)
+        if requeue:
+            lanes.mark_due(session, claim.system, claim.object_type, lanes.INBOUND, now)
+        if not groups:
+            return BatchCounts(ops=len(requeue), done=len(requeue)) if requeue else None
+        policy = load(session, claim.object_type)
+        cids = [g.canonical_id for g in groups]
+        external = ledger.links_by_canonical(session, claim.system, cids)
+        known = ledger.shadows(session, cids)
+    seen = {cid: ledger.state_of(known.get((cid, claim.system))) for cid in cids}
+    outcomes = _prepare(groups, policy, claim.system, external, seen)
+    sending = [o for o in outcomes if o.request is not None]
+    calls_before = connector.api_calls
+    results = _send(connector, claim.object_type, [o.request for o in sending if o.request is not None])
+    for outcome, result in zip(sending, results, strict=True):
+        outcome.result, outcome.error = result, result.error
+    counts = BatchCounts(ops=sum(len(g.op_ids) for g in groups) + len(requeue), done=len(requeue))
+    counts.api_calls = connector.api_calls - calls_before
+    with transaction(engine) as session:
+        now = fence(session)
+        _record(session, claim, policy, outcomes, retry, now, counts)
+    return counts
+
+
+def _record(
+    session: Session,
+    claim: lanes.Claim,
+    policy: ObjectPolicy,
+    outcomes: Sequence[_Outcome],
+    retry: RetryPolicy,
+    now: datetime,
+    counts: BatchCounts,
+) -> None:
+    """Write every outcome back to the ledger: done with links and shadows, or retried, or dead."""
+    target, object_type = claim.system, claim.object_type
+    known = ledger.shadows(session, [o.group.canonical_id for o in outcomes])
+    links: list[tuple[str, str]] = []
+    shadows: list[dict[str, Any]] = []
+    spans: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        group, result, error = outcome.group, outcome.result, outcome.error
+        if error is not None:
+            _fail(session, group, error, retry, now, counts)
+            spans.append(_span(group, target, now, error))
+            continue
+        states = {s: ledger.state_of(known.get((group.canonical_id, s))) for s in policy.systems}
+        after = apply(states, {target: group.fields}).get(target, SystemState(values=group.fields))
+        previous = known.get((group.canonical_id, target))
+        written = {**(previous.written if previous else {}), **group.fields}
+        version = result.version if result else (previous.source_version if previous else None)
+        shadows.append(ledger.shadow_row(group.canonical_id, target, object_type, after, written, version, now))
+        if result is not None and result.external_id:
+            links.append((group.canonical_id, result.external_id))
+        done = (
+            {"external_id": result.external_id, "version": result.version, "created": result.created}
+            if result
+            else {"skipped": "already in step"}
+        )
+        _set(session, group, {"status": "done", "result": done, "error_category": None, "error_message": None}, now)
+        counts.done += len(group.op_ids)
+        spans.append(_span(group, target, now, None))
+    ledger.add_links(session, object_type, target, links, now)
+    ledger.save_shadows(session, shadows)
+    ledger.add_spans(session, spans)
+
+
+def _set(session: Session, group: _Group, values: dict[str, Any], now: datetime) -> None:
+    session.execute(
+        update(OutboundOp)
+        .where(col(OutboundOp.id).in_(group.op_ids))
+        .values(updated_at=now, **values)
+    )
+
+
+def _fail(
+    session: Session, group: _Group, error: SyncError, retry: RetryPolicy, now: datetime, counts: BatchCounts
+) -> None:
+    decision = retry.decide(error, group.attempts, now)
+    if isinstance(decision, DeadLetter):
+        values: dict[str, Any] = {
+            "status": "dead",
+            "error_category": decision.category.value,
+            "error_message": decision.reason,
+        }
+        counts.dead += len(group.op_ids)
+    else:
+        category = error.category.value if isinstance(error, PermanentError) else ErrorCategory.TRANSIENT.value
+        values = {
+            "status": "pending",
+            "next_attempt_at": decision.at,
+            "error_category": category,
+            "error_message": error.message,
+        }
+        counts.retried += len(group.op_ids)
+    _set(session, group, values, now)
+
+
+def _span(group: _Group, target: str, now: datetime, error: SyncError | None) -> dict[str, Any]:
+    return {
+        "correlation_id": group.canonical_id,
+        "name": "write",
+        "system": target,
+        "started_at": now,
+        "ended_at": now,
+        "status": "ok" if error is None else "error",
+        "attributes": {"ops": list(group.op_ids), **({"error": error.message} if error else {})},
+    }

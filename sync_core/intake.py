@@ -1,0 +1,188 @@
+"""Step 2 of the loop: turn a page of a system's changed records into planned writes.
+
+For each record: map it to canonical fields and validate them, find or create its
+canonical id, update what Revline knows of that system (echo suppression happens here,
+in `observe`), ask the ownership planner what every system needs, and put those writes
+into the outbox. The caller commits all of it together with the cursor advance.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sync_core.domain import mapping, records
+from sync_core.domain.changes import SourceRecord
+from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.domain.ownership import SystemState, observe, plan
+from sync_core.persistence import lanes, ledger
+from sync_core.services.policy import ObjectPolicy
+
+
+@dataclass
+class IntakeCounts:
+    """What one page produced."""
+
+    records: int = 0
+    ops_planned: int = 0
+    dead: int = 0
+    targets: set[str] = field(default_factory=set)
+
+
+def _latest_per_record(page: Sequence[SourceRecord]) -> list[SourceRecord]:
+    """One entry per record (a webhook and a poll may both bring it): the last one read."""
+    latest: dict[str, SourceRecord] = {}
+    for record in page:
+        latest[record.external_id] = record
+    return list(latest.values())
+
+
+def _canonical_ids(
+    session: Session, system: str, object_type: str, page: Sequence[SourceRecord], now: datetime
+) -> dict[str, str]:
+    """external id -> canonical id for every record of the page, linking new ones."""
+    linked = ledger.links_by_external(session, system, object_type, [r.external_id for r in page])
+    stamped = {r.external_id: r.canonical_id for r in page if r.external_id not in linked and r.canonical_id}
+    known = ledger.known_canonical(session, object_type, set(stamped.values()))
+    new: list[tuple[str, str]] = []
+    for record in page:
+        if record.external_id in linked:
+            continue
+        stamp = stamped.get(record.external_id)
+        canonical = stamp if stamp in known else str(uuid.uuid4())
+        linked[record.external_id] = canonical
+        new.append((canonical, record.external_id))
+    ledger.add_links(session, object_type, system, new, now)
+    return linked
+
+
+def _dead_ingest(
+    system: str, object_type: str, record: SourceRecord, error: PermanentError, now: datetime
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": ledger.idempotency_key(
+            system, object_type, system, record.external_id, record.version, "ingest"
+        ),
+        "target_system": system,
+        "object_type": object_type,
+        "canonical_id": record.canonical_id or "",
+        "operation": "ingest",
+        "source_system": system,
+        "source_id": record.external_id,
+        "source_version": record.version,
+        "payload": {k: _jsonable(v) for k, v in record.fields.items()},
+        "status": "dead",
+        "attempts": 1,
+        "next_attempt_at": now,
+        "error_category": error.category.value,
+        "error_message": error.message,
+        "result": {},
+        "correlation_id": record.canonical_id or str(uuid.uuid4()),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
+
+
+def _mapped_only(writes: dict[str, dict[str, Any]], policy: ObjectPolicy) -> dict[str, dict[str, Any]]:
+    """Drop fields a target does not map: they have nowhere to go there."""
+    kept = {t: {f: v for f, v in fields.items() if f in policy.fields_of(t)} for t, fields in writes.items()}
+    return {t: fields for t, fields in kept.items() if fields}
+
+
+def ingest(
+    session: Session,
+    system: str,
+    policy: ObjectPolicy,
+    page: Sequence[SourceRecord],
+    now: datetime,
+) -> IntakeCounts:
+    """Plan the writes that `page` (records read from `system`) calls for, in `session`."""
+    object_type = policy.object_type
+    counts = IntakeCounts(records=len(page))
+    source_mapping = policy.mappings.get(system)
+    page = _latest_per_record(page)
+    ids = _canonical_ids(session, system, object_type, page, now)
+    known = ledger.shadows(session, set(ids.values()))
+    ops: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
+    shadows: list[dict[str, Any]] = []
+    spans: list[dict[str, Any]] = []
+    for record in page:
+        canonical_id = ids[record.external_id]
+        try:
+            if source_mapping is None:
+                raise PermanentError(
+                    f"{system} has no field mapping for {object_type}", ErrorCategory.MAPPING
+                )
+            values = records.validate(object_type, mapping.to_canonical(source_mapping, record.fields))
+            times = mapping.times_to_canonical(source_mapping, record.field_times)
+        except PermanentError as error:
+            dead.append(_dead_ingest(system, object_type, record, error, now) | {"canonical_id": canonical_id})
+            continue
+        source_shadow = known.get((canonical_id, system))
+        written_here = dict(source_shadow.written) if source_shadow else {}
+        observed = observe(ledger.state_of(source_shadow), values, record.modified_at, times, written_here)
+        states: dict[str, SystemState | None] = {
+            s: ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
+        }
+        states[system] = observed
+        written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
+        writes = _mapped_only(plan(policy.rules, states, written), policy)
+        for target, fields in sorted(writes.items()):
+            ops.append(
+                {
+                    "idempotency_key": ledger.idempotency_key(
+                        target, object_type, system, record.external_id, record.version, "upsert"
+                    ),
+                    "target_system": target,
+                    "object_type": object_type,
+                    "canonical_id": canonical_id,
+                    "operation": "upsert",
+                    "source_system": system,
+                    "source_id": record.external_id,
+                    "source_version": record.version,
+                    "payload": fields,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "result": {},
+                    "correlation_id": canonical_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            counts.targets.add(target)
+        shadows.append(
+            ledger.shadow_row(canonical_id, system, object_type, observed, written_here, record.version, now)
+        )
+        spans.append(
+            {
+                "correlation_id": canonical_id,
+                "name": "plan",
+                "system": system,
+                "started_at": now,
+                "ended_at": now,
+                "status": "ok",
+                "attributes": {"version": record.version, "targets": sorted(writes)},
+            }
+        )
+    ledger.save_shadows(session, shadows)
+    ledger.add_ops(session, ops)
+    ledger.put_dead_ops(session, dead)
+    ledger.add_spans(session, spans)
+    for target in counts.targets:
+        lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)
+    counts.ops_planned = len(ops)
+    counts.dead = len(dead)
+    return counts

@@ -1,0 +1,141 @@
+"""Bulk reads and writes of links, shadows, ops and spans for one page or batch of records."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from sync_core.domain.ownership import SystemState
+from sync_core.persistence import statements
+from sync_core.persistence.tables import EntityLink, OutboundOp, Shadow, TraceSpan
+
+_LINKS = EntityLink.__table__  # type: ignore[attr-defined]
+_SHADOWS = Shadow.__table__  # type: ignore[attr-defined]
+_OPS = OutboundOp.__table__  # type: ignore[attr-defined]
+_SPANS = TraceSpan.__table__  # type: ignore[attr-defined]
+
+
+def idempotency_key(target: str, object_type: str, source: str, source_id: str, version: str, op: str) -> str:
+    """The key of one intended write: (target, object, source record, source version, operation)."""
+    raw = "|".join((target, object_type, source, source_id, version, op))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def links_by_external(session: Session, system: str, object_type: str, ids: Collection[str]) -> dict[str, str]:
+    """external id -> canonical id for the given records of one system."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(EntityLink.external_id), col(EntityLink.canonical_id)).where(
+            col(EntityLink.system) == system,
+            col(EntityLink.object_type) == object_type,
+            col(EntityLink.external_id).in_(list(ids)),
+        )
+    )
+    return {str(e): str(c) for e, c in rows}
+
+
+def known_canonical(session: Session, object_type: str, ids: Collection[str]) -> set[str]:
+    """Which of `ids` are canonical ids of linked records."""
+    if not ids:
+        return set()
+    rows = session.scalars(
+        select(col(EntityLink.canonical_id)).where(
+            col(EntityLink.object_type) == object_type,
+            col(EntityLink.canonical_id).in_(list(ids)),
+        )
+    )
+    return set(rows)
+
+
+def links_by_canonical(session: Session, system: str, ids: Collection[str]) -> dict[str, str]:
+    """canonical id -> external id in `system`."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(EntityLink.canonical_id), col(EntityLink.external_id)).where(
+            col(EntityLink.system) == system,
+            col(EntityLink.canonical_id).in_(list(ids)),
+        )
+    )
+    return {str(c): str(e) for c, e in rows}
+
+
+def add_links(session: Session, object_type: str, system: str, pairs: Iterable[tuple[str, str]], now: datetime) -> None:
+    """Record (canonical id, external id) links; a link that exists is left alone."""
+    rows = [
+        {"canonical_id": c, "object_type": object_type, "system": system, "external_id": e, "created_at": now}
+        for c, e in pairs
+    ]
+    statements.insert_ignore(session, _LINKS, rows, ["object_type", "system", "external_id"])
+
+
+def shadows(session: Session, ids: Collection[str]) -> dict[tuple[str, str], Shadow]:
+    """(canonical id, system) -> shadow, for every system holding the given records."""
+    if not ids:
+        return {}
+    rows = session.scalars(select(Shadow).where(col(Shadow.canonical_id).in_(list(ids))))
+    return {(row.canonical_id, row.system): row for row in rows}
+
+
+def state_of(shadow: Shadow | None) -> SystemState | None:
+    """The planner's view of a shadow: None while the system has no record (or never showed it)."""
+    if shadow is None or (not shadow.seen and not shadow.written):
+        return None
+    return SystemState(
+        values=dict(shadow.seen),
+        field_times={k: datetime.fromisoformat(v) for k, v in shadow.field_times.items()},
+    )
+
+
+def save_shadows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Upsert shadow rows: keys canonical_id, system, object_type, seen, field_times, written, ..."""
+    statements.upsert(
+        session, _SHADOWS, rows, ["canonical_id", "system"],
+        ["seen", "field_times", "written", "source_version", "updated_at"],
+    )
+
+
+def shadow_row(
+    canonical_id: str,
+    system: str,
+    object_type: str,
+    state: SystemState,
+    written: Mapping[str, Any],
+    version: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "canonical_id": canonical_id,
+        "system": system,
+        "object_type": object_type,
+        "seen": dict(state.values),
+        "field_times": {k: v.isoformat() for k, v in state.field_times.items()},
+        "written": dict(written),
+        "source_version": version,
+        "updated_at": now,
+    }
+
+
+def add_ops(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Plan writes; an op whose idempotency key exists is not planned again."""
+    statements.insert_ignore(session, _OPS, rows, ["idempotency_key"])
+
+
+def put_dead_ops(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Record dead letters found before any write (mapping, validation); a repeat revives the row."""
+    statements.upsert(
+        session, _OPS, rows, ["idempotency_key"],
+        ["status", "error_category", "error_message", "payload", "updated_at"],
+    )
+
+
+def add_spans(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(_SPANS.insert(), rows)

@@ -1,0 +1,233 @@
+"""The ledger's tables. Every datetime is timezone-aware UTC; JSON columns hold plain dicts.
+
+identity     EntityLink
+shadow       Shadow
+intake       InboxEvent
+lanes        Lane, Tick
+outbox       OutboundOp (dead letters are rows in status `dead`), RepairAction
+runs/traces  SyncRun, TraceSpan
+policy       OwnershipRule, FieldMapping (versioned)
+access       AuditLog (append-only)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from sync_core.persistence.types import UTCDateTime
+
+# Big integer ids on PostgreSQL, plain INTEGER PRIMARY KEY (rowid) on SQLite.
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Any:
+    return Field(default=None, sa_column=Column(_ID, primary_key=True, autoincrement=True))
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class EntityLink(SQLModel, table=True):
+    """One system's record id for one canonical record; unique on both sides."""
+
+    __tablename__ = "entity_link"
+    __table_args__ = (
+        UniqueConstraint("object_type", "system", "external_id", name="uq_link_external"),
+        UniqueConstraint("canonical_id", "system", name="uq_link_canonical"),
+    )
+    id: int | None = _id()
+    canonical_id: str = Field(max_length=36, index=True)
+    object_type: str = Field(max_length=40)
+    system: str = Field(max_length=40)
+    external_id: str = Field(max_length=255)
+    created_at: datetime = _time()
+
+
+class Shadow(SQLModel, table=True):
+    """The last values seen in and written to one system for one record."""
+
+    __tablename__ = "shadow"
+    canonical_id: str = Field(max_length=36, primary_key=True)
+    system: str = Field(max_length=40, primary_key=True)
+    object_type: str = Field(max_length=40)
+    seen: dict[str, Any] = _json()  # canonical values last read from the system
+    field_times: dict[str, Any] = _json()  # canonical field -> ISO time of its last real change
+    written: dict[str, Any] = _json()  # canonical values Revline last wrote to the system
+    source_version: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _time()
+
+
+class InboxEvent(SQLModel, table=True):
+    """A change notice (webhook or poll) waiting to be read; unique on its dedupe key."""
+
+    __tablename__ = "inbox_event"
+    id: int | None = _id()
+    dedupe_key: str = Field(max_length=255, unique=True)
+    system: str = Field(max_length=40)
+    object_type: str = Field(max_length=40)
+    external_id: str = Field(max_length=255)
+    payload: dict[str, Any] = _json()
+    received_at: datetime = _time()
+    processed_at: datetime | None = _time(nullable=True, index=True)
+
+
+class Lane(SQLModel, table=True):
+    """One connection x object x direction, run by one worker at a time under a lease."""
+
+    __tablename__ = "lane"
+    __table_args__ = (UniqueConstraint("system", "object_type", "direction", name="uq_lane"),)
+    id: int | None = _id()
+    system: str = Field(max_length=40)
+    object_type: str = Field(max_length=40)
+    direction: str = Field(max_length=8)  # inbound | outbound
+    cursor: str | None = Field(default=None, max_length=255)
+    paused: bool = False
+    due_at: datetime | None = _time(nullable=True, index=True)
+    lease_owner: str | None = Field(default=None, max_length=80)
+    lease_expires_at: datetime | None = _time(nullable=True)
+    version: int = 0  # fencing token: bumped at every claim
+    last_run_at: datetime | None = _time(nullable=True)
+    last_status: str | None = Field(default=None, max_length=16)
+    last_error: str | None = None
+
+
+class OutboundOp(SQLModel, table=True):
+    """A write Revline intends; dead letters are rows in status `dead`."""
+
+    __tablename__ = "outbound_op"
+    __table_args__ = (
+        Index("ix_op_lane_due", "target_system", "object_type", "status", "next_attempt_at"),
+        Index("ix_op_status_category", "status", "error_category"),
+    )
+    id: int | None = _id()
+    idempotency_key: str = Field(max_length=64, unique=True)
+    target_system: str = Field(max_length=40)
+    object_type: str = Field(max_length=40)
+    canonical_id: str = Field(max_length=36, index=True)
+    operation: str = Field(default="upsert", max_length=16)
+    source_system: str = Field(max_length=40)
+    source_id: str = Field(max_length=255)
+    source_version: str = Field(max_length=64)
+    payload: dict[str, Any] = _json()  # canonical field -> value
+    status: str = Field(default="pending", max_length=12)  # pending|in_flight|done|dead|discarded
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    error_category: str | None = Field(default=None, max_length=24)
+    error_message: str | None = None
+    result: dict[str, Any] = _json()
+    correlation_id: str = Field(max_length=36, index=True)
+    created_at: datetime = _time()
+    updated_at: datetime = _time(index=True)
+
+
+class RepairAction(SQLModel, table=True):
+    """One human action on a dead letter: who, when, what and why."""
+
+    __tablename__ = "repair_action"
+    id: int | None = _id()
+    op_id: int = Field(index=True)
+    action: str = Field(max_length=16)  # retry|approve|edit|remap|discard
+    actor: str = Field(max_length=120)
+    reason: str | None = None
+    details: dict[str, Any] = _json()
+    at: datetime = _time()
+
+
+class Tick(SQLModel, table=True):
+    """One firing of a schedule; the unique key makes N workers fire it once."""
+
+    __tablename__ = "tick"
+    __table_args__ = (UniqueConstraint("schedule", "fire_at", name="uq_tick"),)
+    id: int | None = _id()
+    schedule: str = Field(max_length=120)
+    fire_at: datetime = _time()
+    worker_id: str = Field(max_length=80)
+    created_at: datetime = _time()
+
+
+class SyncRun(SQLModel, table=True):
+    """One lane run by one worker, with its counts."""
+
+    __tablename__ = "sync_run"
+    id: int | None = _id()
+    lane_id: int = Field(index=True)
+    system: str = Field(max_length=40)
+    object_type: str = Field(max_length=40)
+    direction: str = Field(max_length=8)
+    worker_id: str = Field(max_length=80)
+    started_at: datetime = _time(index=True)
+    finished_at: datetime | None = _time(nullable=True)
+    status: str = Field(default="running", max_length=16)  # running|ok|failed|fenced
+    records_read: int = 0
+    ops_planned: int = 0
+    ops_done: int = 0
+    ops_retried: int = 0
+    ops_dead: int = 0
+    api_calls: int = 0
+    error: str | None = None
+
+
+class TraceSpan(SQLModel, table=True):
+    """One step of one record's path, grouped by correlation id."""
+
+    __tablename__ = "trace_span"
+    id: int | None = _id()
+    correlation_id: str = Field(max_length=36, index=True)
+    name: str = Field(max_length=60)
+    system: str | None = Field(default=None, max_length=40)
+    started_at: datetime = _time()
+    ended_at: datetime = _time()
+    status: str = Field(default="ok", max_length=12)
+    attributes: dict[str, Any] = _json()
+
+
+class OwnershipRule(SQLModel, table=True):
+    """The rule for one canonical field in one policy version."""
+
+    __tablename__ = "ownership_rule"
+    __table_args__ = (UniqueConstraint("version", "object_type", "field", name="uq_rule"),)
+    id: int | None = _id()
+    version: int = Field(index=True)
+    object_type: str = Field(max_length=40)
+    field: str = Field(max_length=80)
+    rule: str = Field(max_length=24)
+    owner: str | None = Field(default=None, max_length=40)
+    created_at: datetime = _time()
+    created_by: str = Field(max_length=120)
+
+
+class FieldMapping(SQLModel, table=True):
+    """Canonical field <-> one system's field, with its value map, in one mapping version."""
+
+    __tablename__ = "field_mapping"
+    __table_args__ = (UniqueConstraint("version", "system", "object_type", "canonical", name="uq_mapping"),)
+    id: int | None = _id()
+    version: int = Field(index=True)
+    system: str = Field(max_length=40)
+    object_type: str = Field(max_length=40)
+    canonical: str = Field(max_length=80)
+    vendor: str = Field(max_length=120)
+    value_map: dict[str, Any] = _json()
+    created_at: datetime = _time()
+    created_by: str = Field(max_length=120)
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only record of every change a person or the system made to policy or data."""
+
+    __tablename__ = "audit_log"
+    id: int | None = _id()
+    at: datetime = _time(index=True)
+    actor: str = Field(max_length=120)
+    action: str = Field(max_length=60)
+    subject: str = Field(max_length=255)
+    details: dict[str, Any] = _json()

@@ -1,0 +1,48 @@
+"""The seam between the engine and the outside world: Connector and Clock protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+
+
+class Connector(Protocol):
+    """One external system, spoken to in canonical seam types.
+
+    Every method raises only `RetryableError` or `PermanentError`; anything else is a bug
+    in the connector and is dead-lettered as `unexpected`.
+    """
+
+    system: str
+    max_batch_size: int
+
+    @property
+    def api_calls(self) -> int:
+        """How many API calls this connector has made since it was built."""
+        ...
+
+    def check(self) -> None:
+        """Raise if the system cannot be reached or the credentials are refused."""
+
+    def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
+        """Records changed since `cursor` (None: from the beginning), oldest first."""
+        ...
+
+    def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
+        """The current state of the given records; missing ids are left out."""
+        ...
+
+    def write_batch(self, object_type: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Upsert up to `max_batch_size` records, one result per request, in order."""
+        ...
+
+
+class Clock(Protocol):
+    """Where the engine gets the time from, so tests can freeze it."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...

@@ -1,0 +1,29 @@
+"""Credentials at rest: Fernet encryption under REVLINE_SECRET_KEY (or a generated key file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+
+def load_or_create_key(configured: str | None, path: str) -> str:
+    """The configured key, else the one in `path`, else a new one written there (mode 600)."""
+    if configured:
+        return configured
+    file = Path(path)
+    if file.exists():
+        return file.read_text().strip()
+    key = Fernet.generate_key().decode()
+    file.write_text(key + "\n")
+    os.chmod(file, 0o600)
+    return key
+
+
+def encrypt(key: str, plaintext: str) -> str:
+    return Fernet(key.encode()).encrypt(plaintext.encode()).decode()
+
+
+def decrypt(key: str, token: str) -> str:
+    return Fernet(key.encode()).decrypt(token.encode()).decode()

@@ -1,0 +1,253 @@
+"""The sync loop: claim a lane -> read -> plan -> outbox -> execute -> record.
+
+A worker runs N threads; each claims the most overdue free lane, runs it for a bounded
+time and releases it. Inbound lanes read the webhook inbox first, then poll from the
+cursor, and plan writes (intake.py) in the same transaction as the cursor advance.
+Outbound lanes send due writes in batches (executor.py). A heartbeat thread keeps the
+leases of running lanes alive; every commit is fenced on the lease (persistence/lanes.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from sync_core import executor, intake
+from sync_core.domain.changes import SourceRecord
+from sync_core.domain.errors import SyncError
+from sync_core.persistence import lanes
+from sync_core.persistence.database import db_now, transaction
+from sync_core.persistence.tables import InboxEvent, SyncRun
+from sync_core.ports import Connector
+from sync_core.retry import RetryPolicy
+from sync_core.services.policy import load
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How a worker paces itself."""
+
+    lease_seconds: float = 30.0
+    page_size: int = 500
+    max_pages_per_run: int = 20  # then release the lane so others get a turn
+    max_batches_per_run: int = 20
+    idle_sleep: float = 0.2
+
+
+@dataclass
+class RunCounts:
+    records_read: int = 0
+    ops_planned: int = 0
+    ops_done: int = 0
+    ops_retried: int = 0
+    ops_dead: int = 0
+    api_calls: int = 0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Runs lanes against the given connectors until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        connectors: Mapping[str, Connector],
+        config: WorkerConfig | None = None,
+        retry: RetryPolicy | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.connectors = dict(connectors)
+        self.config = config or WorkerConfig()
+        self.retry = retry or RetryPolicy()
+        self.name = name or worker_id()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._held: dict[str, lanes.Claim] = {}
+        self._held_lock = threading.Lock()
+
+    # -- running ------------------------------------------------------------------------------
+
+    def start(self, threads: int = 2) -> None:
+        for index in range(threads):
+            thread = threading.Thread(target=self._loop, args=(f"{self.name}/{index}",), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        beat = threading.Thread(target=self._heartbeat, daemon=True)
+        beat.start()
+        self._threads.append(beat)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _loop(self, owner: str) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once(owner)
+            except Exception:  # the loop must outlive any one failure; the lane records it
+                log.exception("lane run failed")
+                worked = False
+            if not worked:
+                self._stop.wait(self.config.idle_sleep)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.config.lease_seconds / 3):
+            with self._held_lock:
+                held = list(self._held.values())
+            for claim in held:
+                try:
+                    with transaction(self.engine) as session:
+                        lanes.fence(session, claim, self.config.lease_seconds)
+                except lanes.LeaseLostError:
+                    log.warning("lost the lease on lane %s", claim.lane_id)
+                except Exception:
+                    log.exception("heartbeat failed")
+
+    # -- one lane run -------------------------------------------------------------------------
+
+    def run_once(self, owner: str | None = None) -> bool:
+        """Claim one due lane and run it; False when nothing was due."""
+        owner = owner or self.name
+        with transaction(self.engine) as session:
+            claim = lanes.claim(session, owner, self.config.lease_seconds)
+            if claim is None:
+                return False
+            run = SyncRun(
+                lane_id=claim.lane_id, system=claim.system, object_type=claim.object_type,
+                direction=claim.direction, worker_id=owner, started_at=db_now(session),
+            )
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        with self._held_lock:
+            self._held[owner] = claim
+        counts = RunCounts()
+        status, error, more = "ok", None, False
+        try:
+            connector = self.connectors.get(claim.system)
+            if connector is None:
+                raise SyncError(f"no connection configured for system {claim.system!r}")
+            if claim.direction == lanes.INBOUND:
+                more = self._run_inbound(claim, connector, counts)
+            else:
+                more = self._run_outbound(claim, connector, counts)
+        except lanes.LeaseLostError as lost:
+            status, error = "fenced", str(lost)
+        except SyncError as failure:
+            status, error = "failed", failure.message
+        except Exception as failure:
+            log.exception("lane %s/%s/%s failed", claim.system, claim.object_type, claim.direction)
+            status, error = "failed", f"{type(failure).__name__}: {failure}"
+        finally:
+            with self._held_lock:
+                self._held.pop(owner, None)
+        with transaction(self.engine) as session:
+            if status != "fenced":
+                lanes.release(session, claim, status, error, more)
+            session.execute(
+                update(SyncRun)
+                .where(col(SyncRun.id) == run_id)
+                .values(
+                    finished_at=db_now(session), status=status, error=error,
+                    records_read=counts.records_read, ops_planned=counts.ops_planned,
+                    ops_done=counts.ops_done, ops_retried=counts.ops_retried, ops_dead=counts.ops_dead,
+                    api_calls=counts.api_calls,
+                )
+            )
+        return True
+
+    def _fence(self, claim: lanes.Claim) -> executor.Fence:
+        return lambda session: lanes.fence(session, claim, self.config.lease_seconds)
+
+    def _run_inbound(self, claim: lanes.Claim, connector: Connector, counts: RunCounts) -> bool:
+        """Inbox first, then pages from the cursor; True when the lane has more to read."""
+        fence = self._fence(claim)
+        calls = connector.api_calls
+        try:
+            self._drain_inbox(claim, connector, counts, fence)
+            cursor = claim.cursor
+            for _ in range(self.config.max_pages_per_run):
+                page = connector.read_changes(claim.object_type, cursor, self.config.page_size)
+                with transaction(self.engine) as session:
+                    now = fence(session)
+                    _ingest(session, claim, page.records, now, counts)
+                    lanes.advance_cursor(session, claim, page.cursor)
+                cursor = page.cursor
+                if not page.has_more:
+                    return False
+            return True
+        finally:
+            counts.api_calls += connector.api_calls - calls
+
+    def _drain_inbox(self, claim: lanes.Claim, connector: Connector, counts: RunCounts, fence: executor.Fence) -> None:
+        with transaction(self.engine) as session:
+            events = session.execute(
+                select(col(InboxEvent.id), col(InboxEvent.external_id))
+                .where(
+                    col(InboxEvent.system) == claim.system,
+                    col(InboxEvent.object_type) == claim.object_type,
+                    col(InboxEvent.processed_at).is_(None),
+                )
+                .order_by(col(InboxEvent.id))
+                .limit(self.config.page_size)
+            ).all()
+        if not events:
+            return
+        ids = sorted({external_id for _, external_id in events})
+        records = connector.read(claim.object_type, ids)
+        with transaction(self.engine) as session:
+            now = fence(session)
+            _ingest(session, claim, records, now, counts)
+            session.execute(
+                update(InboxEvent)
+                .where(col(InboxEvent.id).in_([event_id for event_id, _ in events]))
+                .values(processed_at=now)
+            )
+
+    def _run_outbound(self, claim: lanes.Claim, connector: Connector, counts: RunCounts) -> bool:
+        """Send batches until nothing is due; True when the lane still has due work."""
+        fence = self._fence(claim)
+        for _ in range(self.config.max_batches_per_run):
+            batch = executor.run_batch(self.engine, claim, connector, self.retry, fence)
+            if batch is None:
+                return False
+            counts.ops_done += batch.done
+            counts.ops_retried += batch.retried
+            counts.ops_dead += batch.dead
+            counts.api_calls += batch.api_calls
+        return True
+
+
+def _ingest(
+    session: Session, claim: lanes.Claim, records: Sequence[SourceRecord], now: datetime, counts: RunCounts
+) -> None:
+    if records:
+        result = intake.ingest(session, claim.system, load(session, claim.object_type), records, now)
+        counts.records_read += result.records
+        counts.ops_planned += result.ops_planned
+        counts.ops_dead += result.dead
+
+
+def drain(worker: Worker, max_runs: int = 10_000) -> int:
+    """Run lanes in this thread until none is due (tests and the benchmark); returns runs made."""
+    runs = 0
+    while runs < max_runs and worker.run_once():
+        runs += 1
+    return runs

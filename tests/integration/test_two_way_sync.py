@@ -1,0 +1,125 @@
+"""Two in-memory systems kept in step both ways under a policy, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from console.demo import default_mappings, default_rules, install_policy
+from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.persistence import lanes
+from sync_core.persistence.database import transaction
+from sync_core.persistence.tables import EntityLink, OutboundOp
+from sync_core.services import ledger_engine
+from sync_core.testing import InMemoryConnector, InMemorySystem
+from sync_core.worker import Worker, drain
+
+
+def _setup(url: str) -> tuple[Worker, InMemorySystem, InMemorySystem]:
+    engine = ledger_engine(url)
+    install_policy(engine)
+    marketing, sales = InMemorySystem("marketing"), InMemorySystem("sales")
+    worker = Worker(engine, {"marketing": InMemoryConnector(marketing), "sales": InMemoryConnector(sales)})
+    return worker, marketing, sales
+
+
+def sync(worker: Worker, url: str) -> None:
+    """What the ticker does every few seconds, then run lanes until none is due."""
+    with transaction(ledger_engine(url)) as session:
+        lanes.mark_all_due(session)
+    drain(worker)
+
+
+def test_records_flow_both_ways_and_converge(ledger_url: str) -> None:
+    worker, marketing, sales = _setup(ledger_url)
+    hs_id = marketing.put("company", {"name": "Acme Labs", "domain": "acme.example", "industry": "TECHNOLOGY"})
+    sf_id = sales.put("company", {"Name": "Globex", "Website": "globex.example", "Industry": "Finance"})
+    sync(worker, ledger_url)
+
+    # each record now exists once in the other system, mapped to its field names and values
+    assert sales.count("company") == 2
+    assert marketing.count("company") == 2
+    acme_in_sales = [r for r in sales.all("company").values() if r["Name"] == "Acme Labs"]
+    assert acme_in_sales == [{"Name": "Acme Labs", "Website": "acme.example", "Industry": "Technology"}]
+    globex_in_marketing = [r for r in marketing.all("company").values() if r["name"] == "Globex"]
+    assert globex_in_marketing == [{"name": "Globex", "domain": "globex.example", "industry": "FINANCIAL_SERVICES"}]
+
+    # a change on either side travels to the other (two_way name), the echo plans nothing
+    sales.put("company", {"Name": "Acme Laboratories"}, external_id=_sales_id_of(sales, "Acme Labs"))
+    marketing.put("company", {"city": "Lyon"}, external_id=_marketing_id_of(marketing, "Globex"))
+    sync(worker, ledger_url)
+    assert marketing.get("company", hs_id)["name"] == "Acme Laboratories"  # type: ignore[index]
+    assert sales.get("company", sf_id)["BillingCity"] == "Lyon"  # type: ignore[index]
+
+    writes_before = len(marketing.applied_writes()) + len(sales.applied_writes())
+    sync(worker, ledger_url)
+    sync(worker, ledger_url)
+    assert len(marketing.applied_writes()) + len(sales.applied_writes()) == writes_before
+
+    # every write was applied once per idempotency key, and each record is linked once per system
+    keys = Counter(k for w in marketing.applied_writes() + sales.applied_writes() for k in w.idempotency_keys)
+    assert keys
+    assert max(keys.values()) == 1
+    with transaction(ledger_engine(ledger_url)) as session:
+        links = session.execute(
+            select(EntityLink.system, func.count()).group_by(EntityLink.system).order_by(EntityLink.system)
+        ).all()
+    assert [tuple(row) for row in links] == [("marketing", 2), ("sales", 2)]
+
+
+def test_owner_wins_and_blank_owner_is_filled(ledger_url: str) -> None:
+    worker, marketing, sales = _setup(ledger_url)
+    contact = marketing.put("contact", {"email": "ada@example.com", "firstname": "Ada", "lastname": "L"})
+    sync(worker, ledger_url)
+    sales_id = next(iter(sales.all("contact")))
+    # sales edits marketing's email (always_owner marketing): overwritten back
+    sales.put("contact", {"Email": "wrong@example.com", "Title": "CFO"}, external_id=sales_id)
+    sync(worker, ledger_url)
+    assert sales.get("contact", sales_id)["Email"] == "ada@example.com"  # type: ignore[index]
+    assert marketing.get("contact", contact)["jobtitle"] == "CFO"  # type: ignore[index]
+    # industry is owned by sales unless blank: marketing's value fills sales' blank
+    company = marketing.put("company", {"name": "Initech", "industry": "RETAIL"})
+    sync(worker, ledger_url)
+    sales_company = _sales_id_of(sales, "Initech")
+    assert sales.get("company", sales_company)["Industry"] == "Retail"  # type: ignore[index]
+    sales.put("company", {"Industry": "Finance"}, external_id=sales_company)
+    sync(worker, ledger_url)
+    assert marketing.get("company", company)["industry"] == "FINANCIAL_SERVICES"  # type: ignore[index]
+
+
+def test_bad_records_become_dead_letters_and_the_stream_goes_on(ledger_url: str) -> None:
+    worker, marketing, sales = _setup(ledger_url)
+    sales.fail_records(
+        "Name", "Poison Inc", PermanentError("FIELD_CUSTOM_VALIDATION_EXCEPTION: nope", ErrorCategory.VALIDATION)
+    )
+    marketing.put("company", {"name": "Poison Inc"})
+    marketing.put("company", {"name": "Healthy Co", "industry": "UNKNOWN_INDUSTRY"})  # no value mapping
+    marketing.put("contact", {"email": "not-an-email", "firstname": "Bad"})  # fails validation
+    for n in range(30):
+        marketing.put("company", {"name": f"Fine {n}"})
+    sync(worker, ledger_url)
+    assert sales.count("company") == 30  # every good record arrived; the poison one did not stop them
+    with transaction(ledger_engine(ledger_url)) as session:
+        dead = session.execute(
+            select(OutboundOp.operation, OutboundOp.error_category, OutboundOp.error_message).where(
+                OutboundOp.status == "dead"
+            ).order_by(OutboundOp.error_category)
+        ).all()
+    categories = sorted((op, category) for op, category, _ in dead)
+    assert categories == [("ingest", "mapping"), ("ingest", "validation"), ("upsert", "validation")]
+    messages = " | ".join(message for _, _, message in dead)
+    for expected in ("UNKNOWN_INDUSTRY", "not-an-email", "FIELD_CUSTOM_VALIDATION"):
+        assert expected in messages
+
+
+def _sales_id_of(sales: InMemorySystem, name: str) -> str:
+    return next(k for k, v in sales.all("company").items() if v.get("Name") == name)
+
+
+def _marketing_id_of(marketing: InMemorySystem, name: str) -> str:
+    return next(k for k, v in marketing.all("company").items() if v.get("name") == name)
+
+
+def test_policy_defaults_cover_both_objects() -> None:
+    assert {m.object_type for m in default_mappings()} == set(default_rules())

@@ -1,0 +1,110 @@
+"""Canonical records and partial validation of their fields."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.domain.records import RECORD_TYPES, Company, Contact, validate
+
+
+def test_record_types_cover_the_canonical_objects() -> None:
+    assert set(RECORD_TYPES) == {
+        "company",
+        "contact",
+        "deal",
+        "product",
+        "price_entry",
+        "order",
+        "shipment",
+        "invoice",
+        "payment",
+    }
+
+
+def test_records_are_frozen_and_forbid_extra_fields() -> None:
+    company = Company(name="Acme")
+    with pytest.raises(ValidationError):
+        company.name = "Other"  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        Company(name="Acme", colour="red")  # type: ignore[call-arg]
+
+
+def test_full_records_build() -> None:
+    contact = Contact(email="a@b.co", lead_score=3)
+    assert contact.first_name is None
+
+
+@pytest.mark.parametrize(
+    ("object_type", "values", "expected"),
+    [
+        ("contact", {"email": " Ann@Example.COM "}, {"email": "ann@example.com"}),
+        ("contact", {"lead_score": "7", "phone": None}, {"lead_score": 7, "phone": None}),
+        ("company", {"annual_revenue": Decimal("1.50"), "city": " Lyon "}, {"annual_revenue": "1.50", "city": "Lyon"}),
+        (
+            "deal",
+            {"amount": "100.5", "currency": "eur", "close_date": date(2024, 6, 30)},
+            {"amount": "100.5", "currency": "EUR", "close_date": "2024-06-30"},
+        ),
+        (
+            "product",
+            {"code": "SKU-1", "active": True, "list_price": 9},
+            {"code": "SKU-1", "active": True, "list_price": "9"},
+        ),
+        (
+            "order",
+            {"number": "S001", "lines": [{"product_code": "SKU-1", "quantity": "2"}]},
+            {
+                "number": "S001",
+                "lines": [{"product_code": "SKU-1", "description": None, "quantity": "2", "unit_price": None}],
+            },
+        ),
+        ("payment", {"date": "2024-05-01", "amount": "10"}, {"date": "2024-05-01", "amount": "10"}),
+        ("invoice", {}, {}),
+    ],
+)
+def test_validate_normalises_only_present_fields(
+    object_type: str, values: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert validate(object_type, values) == expected
+
+
+@pytest.mark.parametrize(
+    ("object_type", "values", "message"),
+    [
+        ("contact", {"email": "not-an-email"}, "contact email: 'not-an-email' is not a valid email address"),
+        ("contact", {"email": "  "}, "contact email: is required and cannot be blank"),
+        ("company", {"name": None}, "company name: is required and cannot be blank"),
+        ("deal", {"amount": "lots"}, "deal amount: 'lots' is invalid: input should be a valid decimal"),
+        ("deal", {"currency": "euro"}, "deal currency: 'euro' is not a three-letter ISO 4217 currency code"),
+        ("order", {"lines": [{"quantity": "1"}]}, "order lines[0].product_code: is required"),
+        (
+            "contact",
+            {"email": "x", "lead_score": 1.5},
+            "contact email: 'x' is not a valid email address; "
+            "contact lead_score: 1.5 is invalid: input should be a valid integer, got a number with a fractional part",
+        ),
+    ],
+)
+def test_validate_explains_invalid_values(object_type: str, values: dict[str, Any], message: str) -> None:
+    with pytest.raises(PermanentError) as caught:
+        validate(object_type, values)
+    assert caught.value.category is ErrorCategory.VALIDATION
+    assert caught.value.message == message
+
+
+def test_unknown_field_is_a_mapping_error() -> None:
+    with pytest.raises(PermanentError, match="contact has no field") as caught:
+        validate("contact", {"email": "a@b.co", "colour": "red"})
+    assert caught.value.category is ErrorCategory.MAPPING
+
+
+def test_unknown_object_type_is_a_mapping_error() -> None:
+    with pytest.raises(PermanentError, match="unknown object type 'widget'") as caught:
+        validate("widget", {})
+    assert caught.value.category is ErrorCategory.MAPPING
