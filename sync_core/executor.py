@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from sync_core.domain import mapping
 from sync_core.domain.changes import WriteRequest, WriteResult
@@ -55,33 +54,40 @@ class _Group:
     fields: dict[str, Any]
 
 
-def _claim_batch(
-    session: Session, claim: lanes.Claim, size: int, now: datetime
-) -> tuple[list[_Group], list[OutboundOp]]:
+_OPS = OutboundOp.__table__  # type: ignore[attr-defined]
+
+
+def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime) -> tuple[list[_Group], list[Any]]:
     """Mark up to `size` records' due ops in flight; ingest retries are returned apart."""
-    rows = session.scalars(
-        select(OutboundOp)
-        .where(
-            col(OutboundOp.target_system) == claim.system,
-            col(OutboundOp.object_type) == claim.object_type,
-            col(OutboundOp.status).in_(("pending", "in_flight")),
-            col(OutboundOp.next_attempt_at) <= now,
+    ops = _OPS.c
+    rows = session.execute(
+        select(
+            ops.id, ops.canonical_id, ops.operation, ops.payload, ops.attempts, ops.idempotency_key,
+            ops.target_system, ops.object_type, ops.source_id, ops.updated_at,
         )
-        .order_by(col(OutboundOp.id))
-        .limit(size * 4)
+        .where(
+            ops.target_system == claim.system,
+            ops.object_type == claim.object_type,
+            ops.status.in_(("pending", "in_flight")),
+            ops.next_attempt_at <= now,
+        )
+        .order_by(ops.id)
+        .limit(size)
     ).all()
-    merged: dict[str, list[OutboundOp]] = {}
-    requeue: list[OutboundOp] = []
+    merged: dict[str, list[Any]] = {}
+    requeue: list[Any] = []
     for row in rows:
         if row.operation == "ingest":
             requeue.append(row)
         elif row.canonical_id in merged or len(merged) < size:
             merged.setdefault(row.canonical_id, []).append(row)
-    taken = [row for group in merged.values() for row in group]
-    for row in taken:
-        row.status = "in_flight"
-        row.attempts += 1
-        row.updated_at = now
+    taken = [row.id for group in merged.values() for row in group]
+    if taken:
+        session.execute(
+            update(_OPS)
+            .where(ops.id.in_(taken))
+            .values(status="in_flight", attempts=ops.attempts + 1, updated_at=now)
+        )
     groups = []
     for canonical_id, group in merged.items():
         fields: dict[str, Any] = {}
@@ -90,16 +96,16 @@ def _claim_batch(
         groups.append(
             _Group(
                 canonical_id,
-                tuple(r.id for r in group if r.id is not None),
+                tuple(r.id for r in group),
                 tuple(r.idempotency_key for r in group),
-                max(r.attempts for r in group),
+                max(r.attempts for r in group) + 1,
                 fields,
             )
         )
     return groups, requeue
 
 
-def _requeue_ingests(session: Session, rows: Sequence[OutboundOp], now: datetime) -> None:
+def _requeue_ingests(session: Session, rows: Sequence[Any], now: datetime) -> None:
     """A retried ingest dead letter goes back through the inbox, to be read afresh."""
     for row in rows:
         session.add(
@@ -112,9 +118,12 @@ def _requeue_ingests(session: Session, rows: Sequence[OutboundOp], now: datetime
                 received_at=now,
             )
         )
-        row.status = "done"
-        row.result = {"requeued": True}
-        row.updated_at = now
+    if rows:
+        session.execute(
+            update(_OPS)
+            .where(_OPS.c.id.in_([row.id for row in rows]))
+            .values(status="done", result={"requeued": True}, updated_at=now)
+        )
 
 
 @dataclass
@@ -233,10 +242,11 @@ def _record(
     links: list[tuple[str, str]] = []
     shadows: list[dict[str, Any]] = []
     spans: list[dict[str, Any]] = []
+    updates = _Updates(now)
     for outcome in outcomes:
         group, result, error = outcome.group, outcome.result, outcome.error
         if error is not None:
-            _fail(session, group, error, retry, now, counts)
+            _fail(updates, group, error, retry, now, counts)
             spans.append(_span(group, target, now, error))
             continue
         states = {s: ledger.state_of(known.get((group.canonical_id, s))) for s in policy.systems}
@@ -252,43 +262,71 @@ def _record(
             if result
             else {"skipped": "already in step"}
         )
-        _set(session, group, {"status": "done", "result": done, "error_category": None, "error_message": None}, now)
+        updates.set(group, "done", result=done)
         counts.done += len(group.op_ids)
         spans.append(_span(group, target, now, None))
+    updates.write(session)
     ledger.add_links(session, object_type, target, links, now)
     ledger.save_shadows(session, shadows)
     ledger.add_spans(session, spans)
 
 
-def _set(session: Session, group: _Group, values: dict[str, Any], now: datetime) -> None:
-    session.execute(
-        update(OutboundOp)
-        .where(col(OutboundOp.id).in_(group.op_ids))
-        .values(updated_at=now, **values)
+_SET = (
+    update(_OPS)
+    .where(_OPS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        next_attempt_at=bindparam("b_next"),
+        error_category=bindparam("b_category"),
+        error_message=bindparam("b_message"),
+        result=bindparam("b_result"),
+        updated_at=bindparam("b_now"),
     )
+)
+
+
+class _Updates:
+    """Every op's new status from one batch, written in a single executemany."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.rows: list[dict[str, Any]] = []
+
+    def set(
+        self,
+        group: _Group,
+        status: str,
+        *,
+        result: dict[str, Any] | None = None,
+        category: str | None = None,
+        message: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        for op_id in group.op_ids:
+            self.rows.append(
+                {
+                    "b_id": op_id, "b_status": status, "b_next": next_attempt_at or self.now,
+                    "b_category": category, "b_message": message, "b_result": result or {}, "b_now": self.now,
+                }
+            )
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            session.execute(_SET, self.rows)
 
 
 def _fail(
-    session: Session, group: _Group, error: SyncError, retry: RetryPolicy, now: datetime, counts: BatchCounts
+    updates: _Updates, group: _Group, error: SyncError, retry: RetryPolicy, now: datetime, counts: BatchCounts
 ) -> None:
+    """Carry out the retry policy's decision for a failed group."""
     decision = retry.decide(error, group.attempts, now)
     if isinstance(decision, DeadLetter):
-        values: dict[str, Any] = {
-            "status": "dead",
-            "error_category": decision.category.value,
-            "error_message": decision.reason,
-        }
+        updates.set(group, "dead", category=decision.category.value, message=decision.reason)
         counts.dead += len(group.op_ids)
     else:
         category = error.category.value if isinstance(error, PermanentError) else ErrorCategory.TRANSIENT.value
-        values = {
-            "status": "pending",
-            "next_attempt_at": decision.at,
-            "error_category": category,
-            "error_message": error.message,
-        }
+        updates.set(group, "pending", category=category, message=error.message, next_attempt_at=decision.at)
         counts.retried += len(group.op_ids)
-    _set(session, group, values, now)
 
 
 def _span(group: _Group, target: str, now: datetime, error: SyncError | None) -> dict[str, Any]:

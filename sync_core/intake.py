@@ -100,6 +100,38 @@ def _mapped_only(writes: dict[str, dict[str, Any]], policy: ObjectPolicy) -> dic
     return {t: fields for t, fields in kept.items() if fields}
 
 
+def _op(
+    target: str,
+    source: str,
+    object_type: str,
+    canonical_id: str,
+    record: SourceRecord,
+    fields: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """An outbox row: upsert `fields` into `target`, keyed on the source record's version."""
+    return {
+        "idempotency_key": ledger.idempotency_key(
+            target, object_type, source, record.external_id, record.version, "upsert"
+        ),
+        "target_system": target,
+        "object_type": object_type,
+        "canonical_id": canonical_id,
+        "operation": "upsert",
+        "source_system": source,
+        "source_id": record.external_id,
+        "source_version": record.version,
+        "payload": fields,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "result": {},
+        "correlation_id": canonical_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def ingest(
     session: Session,
     system: str,
@@ -120,6 +152,9 @@ def ingest(
     spans: list[dict[str, Any]] = []
     for record in page:
         canonical_id = ids[record.external_id]
+        source_shadow = known.get((canonical_id, system))
+        if source_shadow is not None and source_shadow.source_version == record.version:
+            continue  # this very version was seen or written by Revline already: an echo or a repeat read
         try:
             if source_mapping is None:
                 raise PermanentError(
@@ -130,38 +165,19 @@ def ingest(
         except PermanentError as error:
             dead.append(_dead_ingest(system, object_type, record, error, now) | {"canonical_id": canonical_id})
             continue
-        source_shadow = known.get((canonical_id, system))
+        previous = ledger.state_of(source_shadow)
         written_here = dict(source_shadow.written) if source_shadow else {}
-        observed = observe(ledger.state_of(source_shadow), values, record.modified_at, times, written_here)
+        observed = observe(previous, values, record.modified_at, times, written_here)
         states: dict[str, SystemState | None] = {
             s: ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
         }
         states[system] = observed
         written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
         writes = _mapped_only(plan(policy.rules, states, written), policy)
+        if observed == previous and not writes:
+            continue  # an echo of Revline's own write, or a record read again: nothing to record
         for target, fields in sorted(writes.items()):
-            ops.append(
-                {
-                    "idempotency_key": ledger.idempotency_key(
-                        target, object_type, system, record.external_id, record.version, "upsert"
-                    ),
-                    "target_system": target,
-                    "object_type": object_type,
-                    "canonical_id": canonical_id,
-                    "operation": "upsert",
-                    "source_system": system,
-                    "source_id": record.external_id,
-                    "source_version": record.version,
-                    "payload": fields,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "result": {},
-                    "correlation_id": canonical_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            ops.append(_op(target, system, object_type, canonical_id, record, fields, now))
             counts.targets.add(target)
         shadows.append(
             ledger.shadow_row(canonical_id, system, object_type, observed, written_here, record.version, now)

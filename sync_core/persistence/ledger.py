@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -76,15 +77,31 @@ def add_links(session: Session, object_type: str, system: str, pairs: Iterable[t
     statements.insert_ignore(session, _LINKS, rows, ["object_type", "system", "external_id"])
 
 
-def shadows(session: Session, ids: Collection[str]) -> dict[tuple[str, str], Shadow]:
+@dataclass(frozen=True)
+class ShadowView:
+    """A read-only shadow row: what Revline last saw in and wrote to one system for one record."""
+
+    seen: dict[str, Any]
+    field_times: dict[str, str]
+    written: dict[str, Any]
+    source_version: str | None
+
+
+def shadows(session: Session, ids: Collection[str]) -> dict[tuple[str, str], ShadowView]:
     """(canonical id, system) -> shadow, for every system holding the given records."""
     if not ids:
         return {}
-    rows = session.scalars(select(Shadow).where(col(Shadow.canonical_id).in_(list(ids))))
-    return {(row.canonical_id, row.system): row for row in rows}
+    table = _SHADOWS
+    rows = session.execute(
+        select(
+            table.c.canonical_id, table.c.system, table.c.seen, table.c.field_times, table.c.written,
+            table.c.source_version,
+        ).where(table.c.canonical_id.in_(list(ids)))
+    )
+    return {(row[0], row[1]): ShadowView(row[2], row[3], row[4], row[5]) for row in rows}
 
 
-def state_of(shadow: Shadow | None) -> SystemState | None:
+def state_of(shadow: ShadowView | None) -> SystemState | None:
     """The planner's view of a shadow: None while the system has no record (or never showed it)."""
     if shadow is None or (not shadow.seen and not shadow.written):
         return None

@@ -1,0 +1,98 @@
+"""The console's frame: a sidebar with the navigation, and the page title above its content."""
+
+# Reflex's component packages ship no py.typed marker, so to mypy every rx.<component>(...) is Any.
+
+from __future__ import annotations
+
+import reflex as rx
+
+NAV: tuple[tuple[str, str, str, str], ...] = (
+    # (key, label, route, lucide icon)
+    ("overview", "Overview", "/", "layout-dashboard"),
+    ("runs", "Runs", "/runs", "history"),
+    ("dead-letters", "Dead letters", "/dead-letters", "mail-warning"),
+)
+
+SIDEBAR_WIDTH = "220px"
+# One line, cut with "…": for error messages and payloads in table cells (the full text is in `title`).
+ELLIPSIS = {"display": "block", "white_space": "nowrap", "overflow": "hidden", "text_overflow": "ellipsis"}
+
+
+def _nav_link(key: str, label: str, route: str, icon: str, current: str) -> rx.Component:
+    active = key == current
+    return rx.link(
+        rx.hstack(
+            rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2", align="center"
+        ),
+        href=route,
+        id=f"nav-{key}",
+        underline="none",
+        color_scheme="gray" if not active else "indigo",
+        high_contrast=active,
+        padding_x="12px",
+        padding_y="8px",
+        border_radius="6px",
+        width="100%",
+        background_color=rx.color("indigo", 3) if active else "transparent",
+        _hover={"background_color": rx.color("gray", 3)},
+    )
+
+
+def sidebar(current: str) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.icon("waypoints", size=20, color=rx.color("indigo", 9)),
+            rx.heading("Revline", size="4"),
+            align="center",
+            spacing="2",
+            padding_x="12px",
+            padding_bottom="16px",
+        ),
+        *(_nav_link(key, label, route, icon, current) for key, label, route, icon in NAV),
+        rx.spacer(),
+        rx.text("Lead-to-cash sync", size="1", color_scheme="gray", padding_x="12px"),
+        spacing="1",
+        padding="16px 8px",
+        height="100vh",
+        width=SIDEBAR_WIDTH,
+        min_width=SIDEBAR_WIDTH,
+        position="sticky",
+        top="0",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background_color=rx.color("gray", 2),
+        id="sidebar",
+    )
+
+
+def page(
+    current: str, title: str, *children: rx.Component, actions: rx.Component | None = None
+) -> rx.Component:
+    """A page of the console: sidebar on the left, `title` and `children` on the right."""
+    header = rx.hstack(
+        rx.heading(title, size="6", id="page-title"),
+        rx.spacer(),
+        actions if actions is not None else rx.fragment(),
+        align="center",
+        width="100%",
+    )
+    return rx.hstack(
+        sidebar(current),
+        rx.box(
+            rx.vstack(header, *children, spacing="5", width="100%"),
+            padding="24px 32px",
+            width="100%",
+            min_width="0",
+        ),
+        spacing="0",
+        align="start",
+        width="100%",
+        min_height="100vh",
+    )
+
+
+def error_callout(message: rx.Var[str]) -> rx.Component:
+    """A red banner while the ledger cannot be read; nothing otherwise."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", width="100%", id="ledger-error"),
+    )

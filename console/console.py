@@ -1,0 +1,19 @@
+"""The Revline console: the Reflex app, its three pages and the extra HTTP routes."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from console import api
+from console.pages.dead_letters import dead_letters
+from console.pages.overview import overview
+from console.pages.runs import runs
+from console.state.dead_letters import DeadLettersState
+from console.state.runs import RunsState
+
+app = rx.App(api_transformer=api.routes())
+app.add_page(overview, route="/", title="Overview · Revline")
+app.add_page(runs, route="/runs", title="Runs · Revline", on_load=RunsState.on_load)
+app.add_page(
+    dead_letters, route="/dead-letters", title="Dead letters · Revline", on_load=DeadLettersState.on_load
+)

@@ -1,0 +1,127 @@
+"""The Overview page (`/`): lanes, ops by status, dead letters by category, throughput; live every 2 s."""
+
+# Reflex's component packages ship no py.typed marker, so to mypy every rx.<component>(...) is Any.
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from console.components.cards import category_card, stat_card
+from console.components.layout import ELLIPSIS, error_callout, page
+from console.state.overview import OverviewState
+from console.state.views import LaneView
+
+REFRESH_MS = 2000
+
+
+def state_badge(state: rx.Var[str]) -> rx.Component:
+    color = rx.match(state, ("running", "blue"), ("paused", "amber"), ("failed", "red"), "gray")
+    return rx.badge(state, color_scheme=color, variant="soft")
+
+
+def _lane_row(lane: ObjectVar[LaneView]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.link(lane.label, href=f"/runs?lane={lane.id}", weight="medium", class_name="lane-label"),
+        ),
+        rx.table.cell(rx.box(state_badge(lane.state), class_name="lane-state")),
+        rx.table.cell(rx.text(lane.last_run, title=lane.last_run_at, class_name="lane-last-run")),
+        rx.table.cell(rx.text(lane.last_status, class_name="lane-last-status")),
+        rx.table.cell(rx.text(lane.pending, class_name="lane-pending")),
+        rx.table.cell(rx.text(lane.worker, size="1", color_scheme="gray")),
+        rx.table.cell(
+            rx.text(lane.last_error, size="1", color_scheme="red", title=lane.last_error, style=ELLIPSIS),
+            max_width="320px",
+        ),
+        id=f"lane-row-{lane.id}",
+        data_lane=lane.label,
+        data_state=lane.state,
+    )
+
+
+def lane_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                *(
+                    rx.table.column_header_cell(name)
+                    for name in (
+                        "Lane",
+                        "State",
+                        "Last run",
+                        "Last status",
+                        "Pending",
+                        "Worker",
+                        "Last error",
+                    )
+                )
+            )
+        ),
+        rx.table.body(rx.foreach(OverviewState.lanes, _lane_row)),
+        variant="surface",
+        size="1",
+        width="100%",
+        id="lane-table",
+    )
+
+
+def section(title: str, *children: rx.Component, **props: object) -> rx.Component:
+    return rx.vstack(rx.heading(title, size="3"), *children, spacing="3", width="100%", **props)
+
+
+def overview() -> rx.Component:
+    return page(
+        "overview",
+        "Sync health",
+        error_callout(OverviewState.error),
+        section(
+            "Lanes",
+            rx.cond(
+                OverviewState.lanes.length() > 0,
+                lane_table(),
+                rx.text(
+                    rx.cond(
+                        OverviewState.loaded, "No lanes yet: connect a system to start syncing.", "Loading…"
+                    ),
+                    color_scheme="gray",
+                    id="lanes-empty",
+                ),
+            ),
+        ),
+        section(
+            "Outbound ops",
+            rx.flex(
+                rx.foreach(OverviewState.op_cards, lambda card: stat_card(card, "ops-")), gap="3", wrap="wrap"
+            ),
+        ),
+        section(
+            "Dead letters by category",
+            rx.cond(
+                OverviewState.dead_cards.length() > 0,
+                rx.flex(rx.foreach(OverviewState.dead_cards, category_card), gap="3", wrap="wrap"),
+                rx.text("No dead letters.", color_scheme="gray", id="dead-empty"),
+            ),
+        ),
+        section(
+            "Throughput, last hour",
+            rx.text(
+                rx.text.span(OverviewState.throughput_total, id="throughput-total"),
+                " ops written (per minute, UTC)",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.box(
+                rx.plotly.cartesian(
+                    data=OverviewState.throughput_figure,
+                    config={"displayModeBar": False, "responsive": True},
+                ),
+                width="100%",
+                id="throughput-chart",
+            ),
+        ),
+        rx.moment(interval=REFRESH_MS, on_change=OverviewState.refresh, display="none"),
+        actions=rx.text(
+            "As of ", rx.text.span(OverviewState.as_of, id="as-of"), size="1", color_scheme="gray"
+        ),
+    )

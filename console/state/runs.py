@@ -1,0 +1,103 @@
+"""State of the Runs page: one page of sync runs, newest first, optionally of one lane."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import reflex as rx
+from sqlalchemy.exc import SQLAlchemyError
+
+from console.state.views import RunView, ago, duration, iso, ledger_error
+from sync_core.services import ledger_engine, runs
+
+PAGE_SIZE = 25
+
+
+def _run_view(row: runs.RunRow, now: datetime) -> RunView:
+    return RunView(
+        id=row.id,
+        lane=row.lane,
+        worker=row.worker_id,
+        started=ago(row.started_at, now),
+        started_at=iso(row.started_at),
+        duration=duration(row.duration_seconds),
+        status=row.status,
+        records_read=row.records_read,
+        ops_planned=row.ops_planned,
+        ops_done=row.ops_done,
+        ops_retried=row.ops_retried,
+        ops_dead=row.ops_dead,
+        api_calls=row.api_calls,
+        error=row.error or "",
+    )
+
+
+def _load(page: int, lane_id: int | None) -> runs.Page[runs.RunRow]:
+    return runs.list_runs(ledger_engine(), page=page, page_size=PAGE_SIZE, lane_id=lane_id)
+
+
+class RunsState(rx.State):
+    """The page of runs on screen; the query runs in SQL, only these 25 rows live here."""
+
+    rows: rx.Field[list[RunView]] = rx.field(default_factory=list)
+    page: rx.Field[int] = rx.field(1)
+    pages: rx.Field[int] = rx.field(1)
+    total: rx.Field[int] = rx.field(0)
+    lane_id: rx.Field[int] = rx.field(0)  # 0: every lane
+    error: rx.Field[str] = rx.field("")
+    loaded: rx.Field[bool] = rx.field(False)
+
+    @rx.var
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    async def _fetch(self) -> None:
+        try:
+            result = await asyncio.to_thread(_load, self.page, self.lane_id or None)
+        except SQLAlchemyError as exc:
+            self.error = ledger_error(exc)
+            return
+        if result.items == () and result.page > result.pages:
+            self.page = result.pages  # the list shrank under us: show its last page
+            result = await asyncio.to_thread(_load, self.page, self.lane_id or None)
+        now = datetime.now(UTC)
+        self.error = ""
+        self.loaded = True
+        self.rows = [_run_view(row, now) for row in result.items]
+        self.total = result.total
+        self.pages = result.pages
+
+    @rx.event
+    async def on_load(self) -> None:
+        """Start at page 1, of the lane named by `?lane=<id>` if there is one."""
+        lane = self.router.url.query_parameters.get("lane", "")
+        self.lane_id = int(lane) if lane.isdigit() else 0
+        self.page = 1
+        await self._fetch()
+
+    @rx.event
+    async def refresh(self) -> None:
+        await self._fetch()
+
+    @rx.event
+    async def next_page(self) -> None:
+        if self.page < self.pages:
+            self.page += 1
+            await self._fetch()
+
+    @rx.event
+    async def prev_page(self) -> None:
+        if self.page > 1:
+            self.page -= 1
+            await self._fetch()
+
+    @rx.event
+    async def all_lanes(self) -> None:
+        self.lane_id = 0
+        self.page = 1
+        await self._fetch()

@@ -1,0 +1,328 @@
+"""Sync health at a glance: lane states, op and dead-letter counts, throughput and Prometheus metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
+from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from sync_core.persistence.database import db_now, transaction
+from sync_core.persistence.tables import Lane, OutboundOp, SyncRun
+from sync_core.services.dead_letters import dead_counts
+from sync_core.services.runs import lane_label
+
+OP_STATUSES = ("pending", "in_flight", "done", "dead", "discarded")
+RUN_STATUSES = ("running", "ok", "failed", "fenced")
+LANE_STATES = ("running", "paused", "failed", "idle")
+OUTBOUND = "outbound"
+METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what `metrics_text` is: text/plain; version=0.0.4
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The newest sync run of one lane."""
+
+    id: int
+    status: str
+    worker_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    records_read: int
+    ops_done: int
+    ops_dead: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class LaneStatus:
+    """One lane: what it is doing now and how its last run went."""
+
+    id: int
+    system: str
+    object_type: str
+    direction: str
+    state: str  # running | paused | failed | idle
+    paused: bool
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    due_at: datetime | None
+    last_run_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    pending_ops: int | None  # outbound lanes only: ops waiting to be written
+    last_run: LastRun | None
+
+    @property
+    def label(self) -> str:
+        return lane_label(self.system, self.object_type, self.direction)
+
+
+@dataclass(frozen=True)
+class Status:
+    """The ledger's health as of one moment of the database clock."""
+
+    as_of: datetime
+    lanes: tuple[LaneStatus, ...]
+    ops_by_status: Mapping[str, int]
+    dead_by_category: Mapping[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: the body of `GET /api/status`."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "lanes": [_lane_json(lane) for lane in self.lanes],
+            "ops_by_status": dict(self.ops_by_status),
+            "dead_letters_by_category": dict(self.dead_by_category),
+            "last_run_by_lane": {
+                lane.label: _run_json(lane.last_run) if lane.last_run else None for lane in self.lanes
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ThroughputPoint:
+    """How many ops were written (reached `done`) in one minute."""
+
+    minute: datetime
+    done: int
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _run_json(run: LastRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "status": run.status,
+        "worker_id": run.worker_id,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "records_read": run.records_read,
+        "ops_done": run.ops_done,
+        "ops_dead": run.ops_dead,
+        "error": run.error,
+    }
+
+
+def _lane_json(lane: LaneStatus) -> dict[str, Any]:
+    return {
+        "id": lane.id,
+        "lane": lane.label,
+        "system": lane.system,
+        "object_type": lane.object_type,
+        "direction": lane.direction,
+        "state": lane.state,
+        "paused": lane.paused,
+        "lease_owner": lane.lease_owner,
+        "lease_expires_at": _iso(lane.lease_expires_at),
+        "due_at": _iso(lane.due_at),
+        "last_run_at": _iso(lane.last_run_at),
+        "last_status": lane.last_status,
+        "last_error": lane.last_error,
+        "pending_ops": lane.pending_ops,
+    }
+
+
+def _outbound(lane: Lane) -> bool:
+    return lane.direction == OUTBOUND
+
+
+def lane_state(lane: Lane, now: datetime) -> str:
+    """running while a live lease is held, else paused, else failed after a failed run, else idle."""
+    if lane.lease_owner and lane.lease_expires_at is not None and lane.lease_expires_at > now:
+        return "running"
+    if lane.paused:
+        return "paused"
+    if lane.last_status == "failed":
+        return "failed"
+    return "idle"
+
+
+def _ops_by_status(session: Session) -> dict[str, int]:
+    query = select(col(OutboundOp.status), func.count()).group_by(col(OutboundOp.status))
+    counts = dict.fromkeys(OP_STATUSES, 0)
+    counts.update({status: int(n) for status, n in session.execute(query).all()})
+    return counts
+
+
+def _pending_by_target(session: Session) -> dict[tuple[str, str], int]:
+    query = (
+        select(col(OutboundOp.target_system), col(OutboundOp.object_type), func.count())
+        .where(col(OutboundOp.status) == "pending")
+        .group_by(col(OutboundOp.target_system), col(OutboundOp.object_type))
+    )
+    return {(system, object_type): int(n) for system, object_type, n in session.execute(query).all()}
+
+
+def _last_runs(session: Session) -> dict[int, LastRun]:
+    # A correlated max(id) per lane: an index probe each on SQLite's (lane_id, rowid) index.
+    newest = (
+        select(func.max(col(SyncRun.id)))
+        .where(col(SyncRun.lane_id) == col(Lane.id))
+        .correlate(Lane)
+        .scalar_subquery()
+    )
+    newest_ids: Sequence[int | None] = session.execute(select(newest).select_from(Lane)).scalars().all()
+    run_ids = [run_id for run_id in newest_ids if run_id is not None]
+    if not run_ids:
+        return {}
+    runs = session.execute(select(SyncRun).where(col(SyncRun.id).in_(run_ids))).scalars().all()
+    return {
+        run.lane_id: LastRun(
+            id=run.id or 0,
+            status=run.status,
+            worker_id=run.worker_id,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            records_read=run.records_read,
+            ops_done=run.ops_done,
+            ops_dead=run.ops_dead,
+            error=run.error,
+        )
+        for run in runs
+    }
+
+
+def status(engine: Engine) -> Status:
+    """Every lane with its state and last run, ops by status and dead letters by category."""
+    with transaction(engine) as session:
+        now = db_now(session)
+        lanes = (
+            session.execute(
+                select(Lane).order_by(col(Lane.system), col(Lane.object_type), col(Lane.direction))
+            )
+            .scalars()
+            .all()
+        )
+        ops = _ops_by_status(session)
+        pending = _pending_by_target(session)
+        last_runs = _last_runs(session)
+        dead = dead_counts(session)
+    lane_rows = tuple(
+        LaneStatus(
+            id=lane.id or 0,
+            system=lane.system,
+            object_type=lane.object_type,
+            direction=lane.direction,
+            state=lane_state(lane, now),
+            paused=lane.paused,
+            lease_owner=lane.lease_owner,
+            lease_expires_at=lane.lease_expires_at,
+            due_at=lane.due_at,
+            last_run_at=lane.last_run_at,
+            last_status=lane.last_status,
+            last_error=lane.last_error,
+            pending_ops=pending.get((lane.system, lane.object_type), 0) if _outbound(lane) else None,
+            last_run=last_runs.get(lane.id or 0),
+        )
+        for lane in lanes
+    )
+    return Status(as_of=now, lanes=lane_rows, ops_by_status=ops, dead_by_category=dead)
+
+
+def _minute_bucket(session: Session) -> ColumnElement[Any]:
+    """A SQL expression truncating `outbound_op.updated_at` to the minute on this database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H:%M:00", col(OutboundOp.updated_at))
+    if dialect == "postgresql":
+        return func.date_trunc("minute", col(OutboundOp.updated_at))
+    raise NotImplementedError(f"minute buckets are not written for {dialect}")
+
+
+def _as_minute(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite hands back text, in UTC
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def throughput(engine: Engine, minutes: int = 60) -> list[ThroughputPoint]:
+    """Ops that reached `done` per minute over the last `minutes` minutes, oldest first, zero-filled."""
+    minutes = max(1, minutes)
+    with transaction(engine) as session:
+        now = db_now(session).replace(second=0, microsecond=0)
+        since = now - timedelta(minutes=minutes - 1)
+        bucket = _minute_bucket(session).label("minute")
+        query = (
+            select(bucket, func.count())
+            .where(col(OutboundOp.status) == "done", col(OutboundOp.updated_at) >= since)
+            .group_by(bucket)
+        )
+        counts: dict[datetime, int] = {}
+        for minute, n in session.execute(query).all():
+            counts[_as_minute(minute)] = int(cast("int", n))
+    return [
+        ThroughputPoint(minute=minute, done=counts.get(minute, 0))
+        for minute in (since + timedelta(minutes=i) for i in range(minutes))
+    ]
+
+
+def _runs_by_status(session: Session) -> dict[str, int]:
+    query = select(col(SyncRun.status), func.count()).group_by(col(SyncRun.status))
+    counts = dict.fromkeys(RUN_STATUSES, 0)
+    counts.update({run_status: int(n) for run_status, n in session.execute(query).all()})
+    return counts
+
+
+class _LedgerCollector(Collector):
+    """Yields one snapshot of the ledger as metric families (no `_created` samples, nothing cached)."""
+
+    def __init__(self, current: Status, runs: Mapping[str, int]) -> None:
+        self.current = current
+        self.runs = runs
+
+    def collect(self) -> Iterator[Metric]:
+        ops = GaugeMetricFamily("revline_ops", "Outbound ops by status.", labels=["status"])
+        for op_status, n in self.current.ops_by_status.items():
+            ops.add_metric([op_status], n)
+        yield ops
+        dead = GaugeMetricFamily(
+            "revline_dead_letters", "Dead letters by error category.", labels=["category"]
+        )
+        for category, n in self.current.dead_by_category.items():
+            dead.add_metric([category], n)
+        yield dead
+        last_run = GaugeMetricFamily(
+            "revline_lane_last_run_timestamp_seconds", "Unix time of each lane's last run.", labels=["lane"]
+        )
+        state = GaugeMetricFamily(
+            "revline_lane_state", "1 for the state each lane is in.", labels=["lane", "state"]
+        )
+        pending = GaugeMetricFamily(
+            "revline_lane_pending_ops", "Ops waiting to be written per outbound lane.", labels=["lane"]
+        )
+        for lane in self.current.lanes:
+            if lane.last_run_at is not None:
+                last_run.add_metric([lane.label], lane.last_run_at.timestamp())
+            for lane_state_name in LANE_STATES:
+                state.add_metric([lane.label, lane_state_name], 1 if lane.state == lane_state_name else 0)
+            if lane.pending_ops is not None:
+                pending.add_metric([lane.label], lane.pending_ops)
+        yield from (last_run, state, pending)
+        runs = CounterMetricFamily(
+            "revline_runs", "Sync runs recorded in the ledger, by status.", labels=["status"]
+        )
+        for run_status, n in self.runs.items():
+            runs.add_metric([run_status], n)
+        yield runs
+
+
+def metrics_text(engine: Engine) -> str:
+    """The ledger's metrics in Prometheus text format 0.0.4, from a fresh registry per call."""
+    current = status(engine)
+    with transaction(engine) as session:
+        runs = _runs_by_status(session)
+    registry = CollectorRegistry()
+    registry.register(_LedgerCollector(current, runs))
+    return generate_latest(registry).decode()

@@ -1,0 +1,347 @@
+"""The console's services (overview, runs, dead letters) against a migrated SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, delete, select
+from sqlmodel import SQLModel, col
+
+from sync_core.persistence.database import make_engine, transaction
+from sync_core.persistence.migrate import upgrade
+from sync_core.persistence.tables import AuditLog, Lane, OutboundOp, RepairAction, SyncRun
+from sync_core.services import dead_letters, overview, runs
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DB = "revline_test_console"
+TABLES: tuple[type[SQLModel], ...] = (AuditLog, RepairAction, SyncRun, OutboundOp, Lane)
+
+
+def _create_pg_database() -> str:
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DB}")
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
+    return f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'revline.db'}"
+    else:
+        url = _create_pg_database()
+    upgrade(url)
+    engine = make_engine(url, pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(migrated: Engine) -> Iterator[Engine]:
+    yield migrated
+    with transaction(migrated) as session:
+        for table in TABLES:
+            session.execute(delete(table))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add(engine: Engine, *rows: SQLModel) -> list[int]:
+    with transaction(engine) as session:
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]  # type: ignore[attr-defined]
+
+
+def lane(system: str, object_type: str, direction: str, **fields: Any) -> Lane:
+    return Lane(system=system, object_type=object_type, direction=direction, **fields)
+
+
+def op(target: str = "erp", object_type: str = "order", status: str = "pending", **fields: Any) -> OutboundOp:
+    at = fields.pop("at", now())
+    values: dict[str, Any] = {
+        "idempotency_key": uuid.uuid4().hex,
+        "target_system": target,
+        "object_type": object_type,
+        "canonical_id": str(uuid.uuid4()),
+        "source_system": "hubspot",
+        "source_id": "42",
+        "source_version": "1",
+        "payload": {"name": "Acme", "amount": 1200},
+        "status": status,
+        "next_attempt_at": at,
+        "correlation_id": str(uuid.uuid4()),
+        "created_at": at,
+        "updated_at": at,
+    }
+    values.update(fields)
+    return OutboundOp(**values)
+
+
+def run(lane_id: int, started_at: datetime, status: str = "ok", **fields: Any) -> SyncRun:
+    return SyncRun(
+        lane_id=lane_id,
+        system="hubspot",
+        object_type="contact",
+        direction="inbound",
+        worker_id="w1",
+        started_at=started_at,
+        finished_at=started_at + timedelta(seconds=2),
+        status=status,
+        **fields,
+    )
+
+
+# -- overview ---------------------------------------------------------------------------------
+
+
+def test_status_reports_each_lane_state_and_the_counts(engine: Engine) -> None:
+    t = now()
+    running, expired, paused, failed, outbound = add(
+        engine,
+        lane("hubspot", "contact", "inbound", lease_owner="w1", lease_expires_at=t + timedelta(seconds=30)),
+        lane("salesforce", "lead", "inbound", lease_owner="w2", lease_expires_at=t - timedelta(seconds=30)),
+        lane("salesforce", "account", "inbound", paused=True),
+        lane("erp", "invoice", "inbound", last_status="failed", last_error="boom", last_run_at=t),
+        lane("erp", "order", "outbound", last_status="ok", last_run_at=t),
+    )
+    add(
+        engine,
+        op(status="pending"),
+        op(status="pending"),
+        op(status="done"),
+        op(status="dead", error_category="validation", error_message="amount < 0"),
+        op(status="dead", error_category="validation", error_message="no name"),
+        op(status="dead", error_category="duplicate"),
+        op(status="dead"),
+        op(target="hubspot", object_type="contact", status="pending"),
+    )
+    add(
+        engine,
+        run(running, t - timedelta(minutes=5), ops_done=1),
+        run(outbound, t - timedelta(minutes=4), ops_done=2),
+        run(outbound, t - timedelta(minutes=3), ops_done=7),
+        run(running, t - timedelta(minutes=1), status="failed", error="429"),
+    )
+
+    result = overview.status(engine)
+
+    states = {lane.label: lane.state for lane in result.lanes}
+    assert states == {
+        "hubspot.contact.inbound": "running",
+        "salesforce.lead.inbound": "idle",
+        "salesforce.account.inbound": "paused",
+        "erp.invoice.inbound": "failed",
+        "erp.order.outbound": "idle",
+    }
+    by_id = {lane.id: lane for lane in result.lanes}
+    assert by_id[outbound].pending_ops == 2
+    assert by_id[running].pending_ops is None  # inbound lanes have no queue
+    assert by_id[running].last_run is not None
+    assert by_id[running].last_run.status == "failed"
+    assert by_id[expired].last_run is None
+    assert by_id[outbound].last_run is not None
+    assert by_id[outbound].last_run.ops_done == 7
+    assert by_id[failed].last_error == "boom"
+    assert not by_id[paused].last_run
+    assert result.ops_by_status == {"pending": 3, "in_flight": 0, "done": 1, "dead": 4, "discarded": 0}
+    assert result.dead_by_category == {"validation": 2, "duplicate": 1, "uncategorised": 1}
+    body = result.to_json()
+    assert body["last_run_by_lane"]["hubspot.contact.inbound"]["error"] == "429"
+    assert body["dead_letters_by_category"]["validation"] == 2
+
+
+def test_status_of_an_empty_ledger(engine: Engine) -> None:
+    result = overview.status(engine)
+    assert result.lanes == ()
+    assert set(result.ops_by_status.values()) == {0}
+    assert result.dead_by_category == {}
+
+
+def test_throughput_counts_done_ops_per_minute_over_the_window(engine: Engine) -> None:
+    minute = now().replace(second=0, microsecond=0)
+    add(
+        engine,
+        op(status="done", at=minute + timedelta(seconds=1)),
+        op(status="done", at=minute + timedelta(seconds=2)),
+        op(status="done", at=minute - timedelta(minutes=10, seconds=-5)),
+        op(status="done", at=minute - timedelta(hours=2)),  # outside the window
+        op(status="dead", at=minute),  # not done
+        op(status="pending", at=minute),
+    )
+
+    points = overview.throughput(engine, minutes=60)
+
+    assert len(points) == 60
+    assert [p.minute for p in points] == sorted(p.minute for p in points)
+    assert all(p.minute.tzinfo is not None for p in points)
+    counts = {p.minute: p.done for p in points}
+    assert sum(counts.values()) == 3
+    # The clock may have turned a minute since `minute` was read: look the buckets up by value.
+    assert counts.get(minute) == 2
+    assert counts.get(minute - timedelta(minutes=10)) == 1
+
+
+def test_metrics_text_is_prometheus_exposition(engine: Engine) -> None:
+    t = now()
+    (lane_id,) = add(engine, lane("erp", "order", "outbound", last_run_at=t, last_status="ok"))
+    add(engine, op(status="done"), op(status="dead", error_category="permission"), op(status="pending"))
+    add(engine, run(lane_id, t), run(lane_id, t), run(lane_id, t, status="failed"))
+
+    families = {f.name: f for f in text_string_to_metric_families(overview.metrics_text(engine))}
+
+    def value(family: str, **labels: str) -> float:
+        for sample in families[family].samples:
+            if sample.labels == labels and not sample.name.endswith("_created"):
+                return float(sample.value)
+        raise AssertionError(f"no {family}{labels}")
+
+    assert value("revline_ops", status="done") == 1
+    assert value("revline_ops", status="pending") == 1
+    assert value("revline_dead_letters", category="permission") == 1
+    assert value("revline_lane_last_run_timestamp_seconds", lane="erp.order.outbound") == pytest.approx(
+        t.timestamp(), abs=1e-3
+    )
+    assert value("revline_lane_pending_ops", lane="erp.order.outbound") == 1
+    assert value("revline_lane_state", lane="erp.order.outbound", state="idle") == 1
+    assert value("revline_runs", status="ok") == 2
+    assert value("revline_runs", status="failed") == 1
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+def test_list_runs_pages_newest_first_with_a_total(engine: Engine) -> None:
+    t = now()
+    first, second = add(engine, lane("hubspot", "contact", "inbound"), lane("erp", "order", "outbound"))
+    add(engine, *(run(first, t - timedelta(minutes=i), records_read=i) for i in range(30)))
+    add(engine, *(run(second, t - timedelta(minutes=i, seconds=30)) for i in range(3)))
+
+    page1 = runs.list_runs(engine, page=1, page_size=25)
+    page2 = runs.list_runs(engine, page=2, page_size=25)
+    only_second = runs.list_runs(engine, page=1, page_size=25, lane_id=second)
+
+    assert (page1.total, len(page1.items), page1.pages, page1.has_next, page1.has_prev) == (
+        33,
+        25,
+        2,
+        True,
+        False,
+    )
+    assert (len(page2.items), page2.has_next, page2.has_prev) == (8, False, True)
+    started = [r.started_at for r in page1.items + page2.items]
+    assert started == sorted(started, reverse=True)
+    assert page1.items[0].records_read == 0
+    assert page1.items[0].lane == "hubspot.contact.inbound"
+    assert page1.items[0].duration_seconds == pytest.approx(2)
+    assert only_second.total == 3
+    assert {r.lane_id for r in only_second.items} == {second}
+
+
+def test_list_runs_clamps_silly_pages(engine: Engine) -> None:
+    page = runs.list_runs(engine, page=0, page_size=0)
+    assert (page.page, page.page_size, page.total, page.items, page.pages) == (1, 1, 0, (), 1)
+
+
+# -- dead letters -----------------------------------------------------------------------------
+
+
+def test_list_dead_letters_filters_by_category_and_pages(engine: Engine) -> None:
+    add(
+        engine, *(op(status="dead", error_category="validation", error_message=f"bad {i}") for i in range(30))
+    )
+    add(engine, op(status="dead", error_category="mapping"), op(status="dead"), op(status="done"))
+
+    everything = dead_letters.list_dead_letters(engine, page=1, page_size=25)
+    validation = dead_letters.list_dead_letters(engine, page=2, page_size=25, category="validation")
+    uncategorised = dead_letters.list_dead_letters(engine, category=dead_letters.UNCATEGORISED)
+
+    assert everything.total == 32
+    assert len(everything.items) == 25
+    ids = [row.id for row in everything.items]
+    assert ids == sorted(ids, reverse=True)
+    assert validation.total == 30
+    assert len(validation.items) == 5
+    assert {row.error_category for row in validation.items} == {"validation"}
+    assert validation.items[-1].error_message == "bad 0"
+    assert validation.items[0].payload == {"name": "Acme", "amount": 1200}
+    assert uncategorised.total == 1
+    assert uncategorised.items[0].error_category == "uncategorised"
+    assert dead_letters.counts_by_category(engine) == {"validation": 30, "mapping": 1, "uncategorised": 1}
+
+
+def test_retry_requeues_the_op_and_leaves_a_trail(engine: Engine) -> None:
+    long_ago = now() - timedelta(days=1)
+    outbound, inbound = add(
+        engine,
+        lane("erp", "order", "outbound", due_at=long_ago),
+        lane("erp", "order", "inbound", due_at=long_ago),
+    )
+    (op_id,) = add(
+        engine, op(status="dead", error_category="validation", error_message="amount < 0", attempts=5)
+    )
+
+    dead_letters.retry(engine, op_id, actor="console", reason="fixed the amount in HubSpot")
+
+    with transaction(engine) as session:
+        row = session.get_one(OutboundOp, op_id)
+        assert (row.status, row.attempts, row.error_category, row.error_message) == ("pending", 0, None, None)
+        assert row.next_attempt_at > long_ago
+        (repair,) = session.execute(select(RepairAction).where(col(RepairAction.op_id) == op_id)).scalars()
+        assert (repair.action, repair.actor, repair.reason) == (
+            "retry",
+            "console",
+            "fixed the amount in HubSpot",
+        )
+        assert repair.details == {
+            "previous_category": "validation",
+            "previous_message": "amount < 0",
+            "previous_attempts": 5,
+        }
+        (audit,) = session.execute(select(AuditLog)).scalars()
+        assert (audit.actor, audit.action, audit.subject) == (
+            "console",
+            "dead_letter.retry",
+            f"outbound_op:{op_id}",
+        )
+        outbound_lane = session.get_one(Lane, outbound)
+        inbound_lane = session.get_one(Lane, inbound)
+        assert outbound_lane.due_at is not None
+        assert outbound_lane.due_at > long_ago
+        assert inbound_lane.due_at == long_ago
+    assert dead_letters.list_dead_letters(engine).total == 0
+
+
+def test_retry_refuses_ops_that_are_not_dead(engine: Engine) -> None:
+    (op_id,) = add(engine, op(status="pending"))
+    with pytest.raises(ValueError, match="only dead letters can be retried"):
+        dead_letters.retry(engine, op_id, actor="console")
+    with pytest.raises(ValueError, match="does not exist"):
+        dead_letters.retry(engine, 987654, actor="console")
+    with transaction(engine) as session:
+        assert session.execute(select(RepairAction)).first() is None
+
+
+def test_retry_many_retries_the_dead_and_skips_the_rest(engine: Engine) -> None:
+    dead_ids = add(engine, *(op(status="dead", error_category="conflict") for _ in range(3)))
+    (done_id,) = add(engine, op(status="done"))
+
+    retried = dead_letters.retry_many(engine, [*dead_ids, done_id, dead_ids[0]], actor="ops@example.com")
+
+    assert retried == sorted(dead_ids)
+    assert dead_letters.retry_many(engine, [], actor="x") == []
+    with transaction(engine) as session:
+        statuses = dict(session.execute(select(col(OutboundOp.id), col(OutboundOp.status))).all())
+        assert statuses == {**dict.fromkeys(dead_ids, "pending"), done_id: "done"}
+        assert len(session.execute(select(AuditLog)).all()) == 3
