@@ -68,7 +68,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
         .where(
             ops.target_system == claim.system,
             ops.object_type == claim.object_type,
-            ops.status.in_(("pending", "in_flight")),
+            ops.status == "pending",
             ops.next_attempt_at <= now,
         )
         .order_by(ops.id)
@@ -189,20 +189,44 @@ def _send(connector: Connector, object_type: str, requests: Sequence[WriteReques
     return results
 
 
+def recover_in_flight(engine: Engine, claim: lanes.Claim, fence: Fence) -> int:
+    """Put back the ops a previous owner of the lane left in flight (it died or lost its lease).
+
+    Their outcome is unknown, so they are sent again; the upsert keyed on the canonical id
+    makes a second send harmless. Only the lane's lease holder runs this, so no live worker
+    has them in hand.
+    """
+    with transaction(engine) as session:
+        fence(session)
+        result: Any = session.execute(
+            update(_OPS)
+            .where(
+                _OPS.c.target_system == claim.system,
+                _OPS.c.object_type == claim.object_type,
+                _OPS.c.status == "in_flight",
+            )
+            .values(status="pending")
+        )
+        return int(result.rowcount)
+
+
 def run_batch(
     engine: Engine,
     claim: lanes.Claim,
     connector: Connector,
     retry: RetryPolicy,
     fence: Fence,
+    calls: int = 5,
 ) -> BatchCounts | None:
-    """Send one batch of the lane's due writes; None when nothing was due.
+    """Send up to `calls` full batches of the lane's due writes; None when nothing was due.
 
-    `fence` extends the lane's lease or raises LeaseLostError; it opens both transactions.
+    The batches are claimed and recorded together (two transactions for `calls` API calls),
+    each call carrying at most `connector.max_batch_size` records. `fence` extends the lane's
+    lease or raises LeaseLostError; it opens both transactions.
     """
     with transaction(engine) as session:
         now = fence(session)
-        groups, requeue = _claim_batch(session, claim, connector.max_batch_size, now)
+        groups, requeue = _claim_batch(session, claim, connector.max_batch_size * calls, now)
         _requeue_ingests(session, requeue, now)
         if requeue:
             lanes.mark_due(session, claim.system, claim.object_type, lanes.INBOUND, now)
@@ -211,14 +235,17 @@ def run_batch(
         policy = load(session, claim.object_type)
         cids = [g.canonical_id for g in groups]
         external = ledger.links_by_canonical(session, claim.system, cids)
-        known = ledger.shadows(session, cids)
+        known = ledger.shadows(session, cids, claim.system)
     seen = {cid: ledger.state_of(known.get((cid, claim.system))) for cid in cids}
     outcomes = _prepare(groups, policy, claim.system, external, seen)
     sending = [o for o in outcomes if o.request is not None]
     calls_before = connector.api_calls
-    results = _send(connector, claim.object_type, [o.request for o in sending if o.request is not None])
-    for outcome, result in zip(sending, results, strict=True):
-        outcome.result, outcome.error = result, result.error
+    size = connector.max_batch_size
+    for start in range(0, len(sending), size):
+        chunk = sending[start : start + size]
+        results = _send(connector, claim.object_type, [o.request for o in chunk if o.request is not None])
+        for outcome, result in zip(chunk, results, strict=True):
+            outcome.result, outcome.error = result, result.error
     counts = BatchCounts(ops=sum(len(g.op_ids) for g in groups) + len(requeue), done=len(requeue))
     counts.api_calls = connector.api_calls - calls_before
     with transaction(engine) as session:
@@ -255,7 +282,10 @@ def _record(
         written = {**(previous.written if previous else {}), **group.fields}
         version = result.version if result else (previous.source_version if previous else None)
         shadows.append(ledger.shadow_row(group.canonical_id, target, object_type, after, written, version, now))
-        if result is not None and result.external_id:
+        new_to_target = result is not None and result.external_id and (
+            outcome.request is None or outcome.request.external_id != result.external_id
+        )
+        if new_to_target and result is not None and result.external_id:
             links.append((group.canonical_id, result.external_id))
         done = (
             {"external_id": result.external_id, "version": result.version, "created": result.created}

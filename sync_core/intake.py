@@ -143,13 +143,13 @@ def ingest(
     object_type = policy.object_type
     counts = IntakeCounts(records=len(page))
     source_mapping = policy.mappings.get(system)
-    page = _latest_per_record(page)
+    # The system says Revline made the latest change: an echo of our own write, nothing to plan.
+    page = [r for r in _latest_per_record(page) if not r.last_written_by_revline]
     ids = _canonical_ids(session, system, object_type, page, now)
     known = ledger.shadows(session, set(ids.values()))
     ops: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     shadows: list[dict[str, Any]] = []
-    spans: list[dict[str, Any]] = []
     for record in page:
         canonical_id = ids[record.external_id]
         source_shadow = known.get((canonical_id, system))
@@ -182,21 +182,9 @@ def ingest(
         shadows.append(
             ledger.shadow_row(canonical_id, system, object_type, observed, written_here, record.version, now)
         )
-        spans.append(
-            {
-                "correlation_id": canonical_id,
-                "name": "plan",
-                "system": system,
-                "started_at": now,
-                "ended_at": now,
-                "status": "ok",
-                "attributes": {"version": record.version, "targets": sorted(writes)},
-            }
-        )
     ledger.save_shadows(session, shadows)
     ledger.add_ops(session, ops)
     ledger.put_dead_ops(session, dead)
-    ledger.add_spans(session, spans)
     for target in counts.targets:
         lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)
     counts.ops_planned = len(ops)

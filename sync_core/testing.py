@@ -51,6 +51,7 @@ class _Stored:
     version: int
     modified_at: datetime
     seq: int
+    by_revline: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class InMemorySystem:
         stored.version += 1
         stored.modified_at = now
         stored.seq = next(self._seq)
+        stored.by_revline = canonical_id is not None
         return stored
 
     @staticmethod
@@ -249,6 +251,7 @@ class InMemorySystem:
             modified_at=stored.modified_at,
             field_times=dict(stored.field_times),
             canonical_id=stored.canonical_id,
+            last_written_by_revline=stored.by_revline,
         )
 
 

@@ -224,6 +224,7 @@ class Worker:
     def _run_outbound(self, claim: lanes.Claim, connector: Connector, counts: RunCounts) -> bool:
         """Send batches until nothing is due; True when the lane still has due work."""
         fence = self._fence(claim)
+        executor.recover_in_flight(self.engine, claim, fence)
         for _ in range(self.config.max_batches_per_run):
             batch = executor.run_batch(self.engine, claim, connector, self.retry, fence)
             if batch is None:

@@ -25,6 +25,9 @@ class SourceRecord:
     # field in the vendor), so a record read back before its link is recorded still
     # resolves to the same canonical record.
     canonical_id: str | None = None
+    # True when the system says Revline's own integration user made the latest change (HubSpot's
+    # change source INTEGRATION, Salesforce's LastModifiedById): such a record is an echo.
+    last_written_by_revline: bool = False
     deleted: bool = False
 
 

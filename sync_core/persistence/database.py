@@ -39,14 +39,19 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=60000")
+            # Bigger page cache and rarer checkpoints: the loop commits large transactions often.
+            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute("PRAGMA wal_autocheckpoint=8192")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
             # One writer at a time: take the write lock when the transaction starts, so two
-            # workers never both read a lane as free and then both try to claim it.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # workers never both read a lane as free and then both try to claim it. Reads
+            # (the console's pages) begin deferred and never wait for the writer.
+            readonly = connection.get_execution_options().get("revline_readonly", False)
+            connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -61,6 +66,14 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Session]:
+    """A session for reading only: on SQLite it neither takes nor waits for the write lock."""
+    readonly = engine.execution_options(revline_readonly=True)
+    with Session(readonly, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
 def db_now(session: Session) -> datetime:
     """The database's clock, the one leases are measured on."""
     if session.get_bind().dialect.name == "sqlite":
@@ -71,4 +84,4 @@ def db_now(session: Session) -> datetime:
     return value.astimezone(UTC)
 
 
-__all__ = ["UTCDateTime", "db_now", "is_sqlite", "make_engine", "transaction"]
+__all__ = ["UTCDateTime", "db_now", "is_sqlite", "make_engine", "snapshot", "transaction"]

@@ -87,17 +87,18 @@ class ShadowView:
     source_version: str | None
 
 
-def shadows(session: Session, ids: Collection[str]) -> dict[tuple[str, str], ShadowView]:
-    """(canonical id, system) -> shadow, for every system holding the given records."""
+def shadows(session: Session, ids: Collection[str], system: str | None = None) -> dict[tuple[str, str], ShadowView]:
+    """(canonical id, system) -> shadow, for every system (or one) holding the given records."""
     if not ids:
         return {}
     table = _SHADOWS
-    rows = session.execute(
-        select(
-            table.c.canonical_id, table.c.system, table.c.seen, table.c.field_times, table.c.written,
-            table.c.source_version,
-        ).where(table.c.canonical_id.in_(list(ids)))
-    )
+    query = select(
+        table.c.canonical_id, table.c.system, table.c.seen, table.c.field_times, table.c.written,
+        table.c.source_version,
+    ).where(table.c.canonical_id.in_(list(ids)))
+    if system is not None:
+        query = query.where(table.c.system == system)
+    rows = session.execute(query)
     return {(row[0], row[1]): ShadowView(row[2], row[3], row[4], row[5]) for row in rows}
 
 

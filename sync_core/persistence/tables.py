@@ -105,7 +105,9 @@ class OutboundOp(SQLModel, table=True):
 
     __tablename__ = "outbound_op"
     __table_args__ = (
-        Index("ix_op_lane_due", "target_system", "object_type", "status", "next_attempt_at"),
+        # The executor walks a lane's pending ops in id order: this index serves it without a sort.
+        Index("ix_op_lane_pending", "target_system", "object_type", "status", "id"),
+        Index("ix_op_status_updated", "status", "updated_at"),
         Index("ix_op_status_category", "status", "error_category"),
     )
     id: int | None = _id()
@@ -158,6 +160,7 @@ class SyncRun(SQLModel, table=True):
     """One lane run by one worker, with its counts."""
 
     __tablename__ = "sync_run"
+    __table_args__ = (Index("ix_run_lane_recent", "lane_id", "id"),)
     id: int | None = _id()
     lane_id: int = Field(index=True)
     system: str = Field(max_length=40)

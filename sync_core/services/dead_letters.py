@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync_core.persistence.database import db_now, transaction
-from sync_core.persistence.tables import AuditLog, Lane, OutboundOp, RepairAction
+from sync_core.persistence import lanes
+from sync_core.persistence.database import db_now, snapshot, transaction
+from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction
 from sync_core.services.runs import Page, make_page, page_bounds
 
 DEAD = "dead"
@@ -57,7 +58,7 @@ def list_dead_letters(
     rows = select(OutboundOp).where(*where).order_by(col(OutboundOp.id).desc())
     rows = rows.offset(offset).limit(page_size)
     count = select(func.count()).select_from(OutboundOp).where(*where)
-    with transaction(engine) as session:
+    with snapshot(engine) as session:
         total = session.execute(count).scalar_one()
         ops = session.execute(rows).scalars().all()
         items = [
@@ -84,7 +85,7 @@ def list_dead_letters(
 
 def counts_by_category(engine: Engine) -> dict[str, int]:
     """How many dead letters there are per error category, largest first."""
-    with transaction(engine) as session:
+    with snapshot(engine) as session:
         return dead_counts(session)
 
 
@@ -128,19 +129,6 @@ def _retry_op(session: Session, op: OutboundOp, actor: str, reason: str | None, 
     )
 
 
-def _mark_outbound_lane_due(session: Session, target_system: str, object_type: str, now: datetime) -> None:
-    """Wake the lane that writes to `target_system`, so the retried op goes out at its next tick."""
-    session.execute(
-        update(Lane)
-        .where(
-            col(Lane.system) == target_system,
-            col(Lane.object_type) == object_type,
-            col(Lane.direction) == "outbound",
-        )
-        .values(due_at=now)
-    )
-
-
 def retry(engine: Engine, op_id: int, actor: str, reason: str | None = None) -> None:
     """Put dead letter `op_id` back in the queue now with attempts reset; ValueError if it is not dead."""
     with transaction(engine) as session:
@@ -151,7 +139,7 @@ def retry(engine: Engine, op_id: int, actor: str, reason: str | None = None) -> 
             raise ValueError(f"outbound op {op_id} is {op.status}; only dead letters can be retried")
         now = db_now(session)
         _retry_op(session, op, actor, reason, now)
-        _mark_outbound_lane_due(session, op.target_system, op.object_type, now)
+        lanes.mark_due(session, op.target_system, op.object_type, lanes.OUTBOUND, now)
 
 
 def retry_many(engine: Engine, op_ids: Iterable[int], actor: str, reason: str | None = None) -> list[int]:
@@ -160,7 +148,7 @@ def retry_many(engine: Engine, op_ids: Iterable[int], actor: str, reason: str | 
     if not ids:
         return []
     retried: list[int] = []
-    lanes: set[tuple[str, str]] = set()
+    woken: set[tuple[str, str]] = set()
     with transaction(engine) as session:
         now = db_now(session)
         for start in range(0, len(ids), _CHUNK):
@@ -172,8 +160,8 @@ def retry_many(engine: Engine, op_ids: Iterable[int], actor: str, reason: str | 
             )
             for op in session.execute(query).scalars().all():
                 _retry_op(session, op, actor, reason, now)
-                lanes.add((op.target_system, op.object_type))
+                woken.add((op.target_system, op.object_type))
                 retried.append(op.id or 0)
-        for target_system, object_type in sorted(lanes):
-            _mark_outbound_lane_due(session, target_system, object_type, now)
+        for target_system, object_type in sorted(woken):
+            lanes.mark_due(session, target_system, object_type, lanes.OUTBOUND, now)
     return retried

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync_core.persistence.database import db_now, transaction
+from sync_core.persistence.database import db_now, snapshot
 from sync_core.persistence.tables import Lane, OutboundOp, SyncRun
 from sync_core.services.dead_letters import dead_counts
 from sync_core.services.runs import lane_label
@@ -195,7 +195,7 @@ def _last_runs(session: Session) -> dict[int, LastRun]:
 
 def status(engine: Engine) -> Status:
     """Every lane with its state and last run, ops by status and dead letters by category."""
-    with transaction(engine) as session:
+    with snapshot(engine) as session:
         now = db_now(session)
         lanes = (
             session.execute(
@@ -250,7 +250,7 @@ def _as_minute(value: Any) -> datetime:
 def throughput(engine: Engine, minutes: int = 60) -> list[ThroughputPoint]:
     """Ops that reached `done` per minute over the last `minutes` minutes, oldest first, zero-filled."""
     minutes = max(1, minutes)
-    with transaction(engine) as session:
+    with snapshot(engine) as session:
         now = db_now(session).replace(second=0, microsecond=0)
         since = now - timedelta(minutes=minutes - 1)
         bucket = _minute_bucket(session).label("minute")
@@ -321,7 +321,7 @@ class _LedgerCollector(Collector):
 def metrics_text(engine: Engine) -> str:
     """The ledger's metrics in Prometheus text format 0.0.4, from a fresh registry per call."""
     current = status(engine)
-    with transaction(engine) as session:
+    with snapshot(engine) as session:
         runs = _runs_by_status(session)
     registry = CollectorRegistry()
     registry.register(_LedgerCollector(current, runs))

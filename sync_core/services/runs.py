@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from sync_core.persistence.database import transaction
+from sync_core.persistence.database import snapshot
 from sync_core.persistence.tables import SyncRun
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def list_runs(engine: Engine, page: int = 1, page_size: int = 25, lane_id: int |
         count = count.where(col(SyncRun.lane_id) == lane_id)
     rows = rows.order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc())
     rows = rows.offset(offset).limit(page_size)
-    with transaction(engine) as session:
+    with snapshot(engine) as session:
         total = session.execute(count).scalar_one()
         runs = session.execute(rows).scalars().all()
         return make_page([run_row(run) for run in runs], total, page, page_size)

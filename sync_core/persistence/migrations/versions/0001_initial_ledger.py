@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:41:36.667703
+Create Date: 2026-11-27 22:13:59.399697
 
 """
 from typing import Sequence, Union
@@ -125,8 +125,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('idempotency_key')
     )
     with op.batch_alter_table('outbound_op', schema=None) as batch_op:
-        batch_op.create_index('ix_op_lane_due', ['target_system', 'object_type', 'status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_op_lane_pending', ['target_system', 'object_type', 'status', 'id'], unique=False)
         batch_op.create_index('ix_op_status_category', ['status', 'error_category'], unique=False)
+        batch_op.create_index('ix_op_status_updated', ['status', 'updated_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_op_canonical_id'), ['canonical_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_op_correlation_id'), ['correlation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_op_updated_at'), ['updated_at'], unique=False)
@@ -190,6 +191,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sync_run', schema=None) as batch_op:
+        batch_op.create_index('ix_run_lane_recent', ['lane_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sync_run_lane_id'), ['lane_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_sync_run_started_at'), ['started_at'], unique=False)
 
@@ -230,6 +232,7 @@ def downgrade() -> None:
     with op.batch_alter_table('sync_run', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sync_run_started_at'))
         batch_op.drop_index(batch_op.f('ix_sync_run_lane_id'))
+        batch_op.drop_index('ix_run_lane_recent')
 
     op.drop_table('sync_run')
     op.drop_table('shadow')
@@ -245,8 +248,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbound_op_updated_at'))
         batch_op.drop_index(batch_op.f('ix_outbound_op_correlation_id'))
         batch_op.drop_index(batch_op.f('ix_outbound_op_canonical_id'))
+        batch_op.drop_index('ix_op_status_updated')
         batch_op.drop_index('ix_op_status_category')
-        batch_op.drop_index('ix_op_lane_due')
+        batch_op.drop_index('ix_op_lane_pending')
 
     op.drop_table('outbound_op')
     with op.batch_alter_table('lane', schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Performance benchmarks, run by `make bench`; results go to docs/benchmarks.md."""
