@@ -23,7 +23,7 @@ from sync_core.domain.errors import ErrorCategory, PermanentError, SyncError
 from sync_core.domain.ownership import SystemState, apply
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.database import transaction
-from sync_core.persistence.tables import InboxEvent, OutboundOp
+from sync_core.persistence.tables import InboxEvent, OutboundOp, op_status_is
 from sync_core.ports import Connector
 from sync_core.retry import DeadLetter, RetryPolicy
 from sync_core.services.policy import ObjectPolicy, load
@@ -68,7 +68,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
         .where(
             ops.target_system == claim.system,
             ops.object_type == claim.object_type,
-            ops.status == "pending",
+            op_status_is("pending"),
             ops.next_attempt_at <= now,
         )
         .order_by(ops.id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, literal_column, text
 from sqlmodel import Field, SQLModel
 
 from sync_core.persistence.types import UTCDateTime
@@ -105,10 +105,17 @@ class OutboundOp(SQLModel, table=True):
 
     __tablename__ = "outbound_op"
     __table_args__ = (
-        # The executor walks a lane's pending ops in id order: this index serves it without a sort.
-        Index("ix_op_lane_pending", "target_system", "object_type", "status", "id"),
-        Index("ix_op_status_updated", "status", "updated_at"),
-        Index("ix_op_status_category", "status", "error_category"),
+        # The executor walks a lane's pending ops in id order: this index serves it without a
+        # sort, and holds pending ops only, so done ops (nearly all of them) cost it nothing.
+        Index(
+            "ix_op_lane_pending", "target_system", "object_type", "id",
+            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_op_status", "status"),
+        Index(
+            "ix_op_dead_category", "error_category", "id",
+            sqlite_where=text("status = 'dead'"), postgresql_where=text("status = 'dead'"),
+        ),
     )
     id: int | None = _id()
     idempotency_key: str = Field(max_length=64, unique=True)
@@ -126,9 +133,19 @@ class OutboundOp(SQLModel, table=True):
     error_category: str | None = Field(default=None, max_length=24)
     error_message: str | None = None
     result: dict[str, Any] = _json()
-    correlation_id: str = Field(max_length=36, index=True)
+    correlation_id: str = Field(max_length=36)
     created_at: datetime = _time()
-    updated_at: datetime = _time(index=True)
+    updated_at: datetime = _time()
+
+
+def op_status_is(status: str) -> Any:
+    """`outbound_op.status = '<status>'` with the status inlined, so partial indexes apply.
+
+    A bound parameter would hide the value from SQLite's planner, which then cannot use the
+    partial indexes on pending and dead ops.
+    """
+    assert status.isidentifier()  # only our own status words are ever inlined
+    return literal_column("outbound_op.status") == literal_column(f"'{status}'")
 
 
 class RepairAction(SQLModel, table=True):

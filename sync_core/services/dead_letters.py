@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from sync_core.persistence import lanes
 from sync_core.persistence.database import db_now, snapshot, transaction
-from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction
+from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction, op_status_is
 from sync_core.services.runs import Page, make_page, page_bounds
 
 DEAD = "dead"
@@ -52,7 +52,7 @@ def list_dead_letters(
 ) -> Page[DeadLetterRow]:
     """Dead letters newest first, optionally of one error category, one page plus the total."""
     page, page_size, offset = page_bounds(page, page_size)
-    where = [col(OutboundOp.status) == DEAD]
+    where = [op_status_is(DEAD)]
     if category:
         where.append(_category_filter(category))
     rows = select(OutboundOp).where(*where).order_by(col(OutboundOp.id).desc())
@@ -93,7 +93,7 @@ def dead_counts(session: Session) -> dict[str, int]:
     """`counts_by_category` inside a transaction the caller already holds."""
     query = (
         select(col(OutboundOp.error_category), func.count())
-        .where(col(OutboundOp.status) == DEAD)
+        .where(op_status_is(DEAD))
         .group_by(col(OutboundOp.error_category))
     )
     rows = session.execute(query).all()

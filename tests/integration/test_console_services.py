@@ -90,11 +90,11 @@ def op(target: str = "erp", object_type: str = "order", status: str = "pending",
 
 
 def run(lane_id: int, started_at: datetime, status: str = "ok", **fields: Any) -> SyncRun:
+    fields.setdefault("direction", "inbound")
     return SyncRun(
         lane_id=lane_id,
         system="hubspot",
         object_type="contact",
-        direction="inbound",
         worker_id="w1",
         started_at=started_at,
         finished_at=started_at + timedelta(seconds=2),
@@ -169,16 +169,18 @@ def test_status_of_an_empty_ledger(engine: Engine) -> None:
     assert result.dead_by_category == {}
 
 
-def test_throughput_counts_done_ops_per_minute_over_the_window(engine: Engine) -> None:
+def test_throughput_counts_writes_done_per_minute_over_the_window(engine: Engine) -> None:
     minute = now().replace(second=0, microsecond=0)
+    (lane_id,) = add(engine, lane("erp", "order", "outbound"))
+    out = {"direction": "outbound"}
     add(
         engine,
-        op(status="done", at=minute + timedelta(seconds=1)),
-        op(status="done", at=minute + timedelta(seconds=2)),
-        op(status="done", at=minute - timedelta(minutes=10, seconds=-5)),
-        op(status="done", at=minute - timedelta(hours=2)),  # outside the window
-        op(status="dead", at=minute),  # not done
-        op(status="pending", at=minute),
+        run(lane_id, minute + timedelta(seconds=1), ops_done=200, **out),
+        run(lane_id, minute + timedelta(seconds=2), ops_done=35, **out),
+        run(lane_id, minute - timedelta(minutes=10, seconds=-5), ops_done=7, **out),
+        run(lane_id, minute - timedelta(hours=2), ops_done=1000, **out),  # outside the window
+        run(lane_id, minute, ops_done=500),  # an inbound run: reads, not writes
+        run(lane_id, minute, status="failed", **out),  # wrote nothing
     )
 
     points = overview.throughput(engine, minutes=60)
@@ -187,10 +189,10 @@ def test_throughput_counts_done_ops_per_minute_over_the_window(engine: Engine) -
     assert [p.minute for p in points] == sorted(p.minute for p in points)
     assert all(p.minute.tzinfo is not None for p in points)
     counts = {p.minute: p.done for p in points}
-    assert sum(counts.values()) == 3
+    assert sum(counts.values()) == 242
     # The clock may have turned a minute since `minute` was read: look the buckets up by value.
-    assert counts.get(minute) == 2
-    assert counts.get(minute - timedelta(minutes=10)) == 1
+    assert counts.get(minute) == 235
+    assert counts.get(minute - timedelta(minutes=10)) == 7
 
 
 def test_metrics_text_is_prometheus_exposition(engine: Engine) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 22:13:59.399697
+Create Date: 2026-11-27 22:24:39.646674
 
 """
 from typing import Sequence, Union
@@ -125,12 +125,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('idempotency_key')
     )
     with op.batch_alter_table('outbound_op', schema=None) as batch_op:
-        batch_op.create_index('ix_op_lane_pending', ['target_system', 'object_type', 'status', 'id'], unique=False)
-        batch_op.create_index('ix_op_status_category', ['status', 'error_category'], unique=False)
-        batch_op.create_index('ix_op_status_updated', ['status', 'updated_at'], unique=False)
+        batch_op.create_index('ix_op_dead_category', ['error_category', 'id'], unique=False, sqlite_where=sa.text("status = 'dead'"), postgresql_where=sa.text("status = 'dead'"))
+        batch_op.create_index('ix_op_lane_pending', ['target_system', 'object_type', 'id'], unique=False, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.create_index('ix_op_status', ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_op_canonical_id'), ['canonical_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outbound_op_correlation_id'), ['correlation_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outbound_op_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('ownership_rule',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -245,12 +243,10 @@ def downgrade() -> None:
 
     op.drop_table('ownership_rule')
     with op.batch_alter_table('outbound_op', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbound_op_updated_at'))
-        batch_op.drop_index(batch_op.f('ix_outbound_op_correlation_id'))
         batch_op.drop_index(batch_op.f('ix_outbound_op_canonical_id'))
-        batch_op.drop_index('ix_op_status_updated')
-        batch_op.drop_index('ix_op_status_category')
-        batch_op.drop_index('ix_op_lane_pending')
+        batch_op.drop_index('ix_op_status')
+        batch_op.drop_index('ix_op_lane_pending', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.drop_index('ix_op_dead_category', sqlite_where=sa.text("status = 'dead'"), postgresql_where=sa.text("status = 'dead'"))
 
     op.drop_table('outbound_op')
     with op.batch_alter_table('lane', schema=None) as batch_op:
