@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from console.demo import FAULT_EVERY
 from sync_core.persistence.migrate import upgrade
 from sync_core.settings import Settings
 
@@ -60,11 +61,16 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _wait_for_signal() -> None:
+def _stop_event() -> threading.Event:
+    """An event that SIGINT (Ctrl-C) or SIGTERM sets."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
+
+
+def _wait_for_signal() -> None:
+    _stop_event().wait()
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -113,15 +119,19 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from sync_core.testing import InMemoryConnector, connect_systems, serve_systems
     from sync_core.worker import Worker, WorkerConfig, worker_id
 
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+    # Handlers first: the systems' server process inherits them, so a Ctrl-C or a SIGTERM sent to
+    # the whole process group stops the demo in order instead of pulling the systems from under it.
+    stop = _stop_event()
     load_or_create_key(settings.secret_key, settings.secret_file)
     upgrade(settings.database_url)
     engine = ledger_engine(settings.database_url)
     install_policy(engine)
-    host, port = settings.demo_systems_address.rsplit(":", 1)
-    manager = serve_systems((host, int(port)))
-    system = connect_systems((host, int(port)))
+    address = args.systems_address or _address(settings.demo_systems_address)
+    manager = serve_systems(address)
+    system = connect_systems(address)
     systems = {name: system(name) for name in SYSTEMS}
-    generator = TrafficGenerator(systems)
+    generator = TrafficGenerator(systems, seed=args.seed, fault_every=args.fault_every)
     generator.seed()
     worker = Worker(
         engine,
@@ -133,12 +143,17 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     ticker.start()
     generator.start(args.interval)
     console = None if args.no_console else start_console(settings, args.port)
-    print(
-        f"Revline demo: console at http://localhost:{args.port}  ledger {settings.database_url}", flush=True
-    )
-    print(f"in-memory systems at {settings.demo_systems_address}; Ctrl-C stops", flush=True)
+    host, port = address
+    if console is not None:
+        print(f"Revline demo: console at http://localhost:{args.port}", flush=True)
+    print(f"ledger {settings.database_url}; in-memory systems at {host}:{port}; Ctrl-C stops", flush=True)
+    code = 0
     try:
-        _wait_for_signal()
+        while not stop.wait(1):
+            if console is not None and console.poll() is not None:
+                log.error("the console exited with %s; stopping the demo", console.returncode)
+                code = 1
+                break
     finally:
         generator.stop()
         ticker.stop()
@@ -146,7 +161,15 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         if console is not None:
             stop_process_group(console)
         manager.shutdown()
-    return 0
+    return code
+
+
+def _address(text: str) -> tuple[str, int]:
+    """HOST:PORT, as argparse reads it."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
+    return host, int(port)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -160,10 +183,30 @@ def parser() -> argparse.ArgumentParser:
         "demo",
         help="run everything in one go: ledger, in-memory systems, a worker, the console and live traffic",
         description="Migrate the ledger, start two in-memory CRMs with a default ownership policy, a worker, "
-        "a traffic generator with occasional faults, and the console.",
+        "a traffic generator with scripted faults, and the console. The faults come in turn: a write that "
+        "sales rejects once (a dead letter a retry fixes), a malformed email (a dead letter that needs the "
+        "record fixed) and a rate limit (retried on its own).",
     )
     demo.add_argument("--port", type=int, default=3000, help="console port (default 3000)")
-    demo.add_argument("--interval", type=float, default=0.5, help="seconds between traffic bursts")
+    demo.add_argument(
+        "--interval", type=float, default=0.5, help="seconds between traffic bursts of 3 steps (default 0.5)"
+    )
+    demo.add_argument("--seed", type=int, default=7, help="seed of the traffic generator's random choices (default 7)")
+    demo.add_argument(
+        "--fault-every",
+        type=int,
+        default=FAULT_EVERY,
+        metavar="N",
+        help=f"script a fault every N traffic steps, 0 for none (default {FAULT_EVERY}, about 3%%)",
+    )
+    demo.add_argument(
+        "--systems-address",
+        type=_address,
+        default=None,
+        metavar="HOST:PORT",
+        help="where to serve the in-memory systems, for extra `revline worker` processes "
+        "(default REVLINE_DEMO_SYSTEMS_ADDRESS or 127.0.0.1:8109)",
+    )
     demo.add_argument("--no-console", action="store_true", help="run without the web console")
     demo.set_defaults(run=cmd_demo)
     console = commands.add_parser(

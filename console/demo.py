@@ -2,14 +2,16 @@
 
 The demo serves its systems ("marketing", HubSpot-like field names, and "sales",
 Salesforce-like) over a local manager socket, so extra `revline worker` processes can join
-it. A generator keeps creating and changing companies and contacts, and now and then
-scripts a fault: a rejected write (a dead letter that a retry fixes), a malformed email
-(a dead letter that needs the record fixed), a rate limit (retried on its own).
+it. A generator keeps creating and changing companies and contacts, and every
+`fault_every` steps scripts a fault, these three in turn: a rejected write (a dead letter
+that a retry fixes), a malformed email (a dead letter that needs the record fixed), a rate
+limit (retried on its own). A seed fixes the generator's random choices.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import threading
 from collections.abc import Sequence
@@ -25,6 +27,9 @@ from sync_core.services import policy
 from sync_core.testing import InMemorySystem
 
 SYSTEMS = ("marketing", "sales")
+FAULT_EVERY = 33  # generator steps per scripted fault: about 3% of the traffic
+
+log = logging.getLogger(__name__)
 
 _INDUSTRIES = {
     "technology": ("TECHNOLOGY", "Technology"),
@@ -160,12 +165,15 @@ _TITLES = ["CFO", "Head of RevOps", "VP Sales", "Buyer", "Controller", "CTO"]
 
 
 class TrafficGenerator:
-    """Keeps changing companies and contacts in the demo systems, with a fault now and then."""
+    """Keeps changing companies and contacts in the demo systems, with a fault every `fault_every` steps."""
 
-    def __init__(self, systems: dict[str, InMemorySystem], seed: int = 7) -> None:
+    def __init__(self, systems: dict[str, InMemorySystem], seed: int = 7, fault_every: int = FAULT_EVERY) -> None:
         self.systems = systems
         self.random = random.Random(seed)
+        self.fault_every = fault_every  # 0: no faults
         self._serial = itertools.count(1)
+        self._steps = itertools.count(1)
+        self._faults = itertools.count(0)
         self._stop = threading.Event()
 
     def seed(self, companies: int = 20, contacts: int = 40) -> None:
@@ -173,9 +181,6 @@ class TrafficGenerator:
             self.new_company()
         for _ in range(contacts):
             self.new_contact()
-
-    def _pick_system(self) -> InMemorySystem:
-        return self.systems[self.random.choice(SYSTEMS)]
 
     def new_company(self) -> None:
         n = next(self._serial)
@@ -219,22 +224,22 @@ class TrafficGenerator:
         )
 
     def change_something(self) -> None:
-        system = self._pick_system()
+        name = self.random.choice(SYSTEMS)  # by name: a proxy to a shared system has no `.name`
         object_type = self.random.choice(["company", "contact"])
-        records = system.all(object_type)
+        records = self.systems[name].all(object_type)
         if not records:
             return
         external_id = self.random.choice(sorted(records))
-        if system.name == "sales":
+        if name == "sales":
             field = "BillingCity" if object_type == "company" else "Title"
         else:
             field = "city" if object_type == "company" else "jobtitle"
         value = self.random.choice(_CITIES if field in ("city", "BillingCity") else _TITLES)
-        system.put(object_type, {field: value}, external_id)
+        self.systems[name].put(object_type, {field: value}, external_id)
 
     def scripted_fault(self) -> None:
-        """One of three faults production throws at a sync, in turn."""
-        kind = next(self._serial) % 3
+        """One of three faults production throws at a sync, in turn, a rejected write first."""
+        kind = next(self._faults) % 3
         if kind == 0:
             name = f"Key Account {next(self._serial)} Ltd"
             self.systems["sales"].fail_records(
@@ -255,23 +260,27 @@ class TrafficGenerator:
             )
 
     def step(self) -> None:
+        if self.fault_every > 0 and next(self._steps) % self.fault_every == 0:
+            self.scripted_fault()
+            return
         roll = self.random.random()
         if roll < 0.25:
             self.new_company()
         elif roll < 0.5:
             self.new_contact()
-        elif roll < 0.97:
-            self.change_something()
         else:
-            self.scripted_fault()
+            self.change_something()
 
     def run(self, interval: float = 0.5, steps_per_tick: int = 3) -> None:
         while not self._stop.wait(interval):
-            for _ in range(steps_per_tick):
-                self.step()
+            try:
+                for _ in range(steps_per_tick):
+                    self.step()
+            except Exception:  # keep the traffic going; the next tick tries again
+                log.exception("traffic generator step failed")
 
     def start(self, interval: float = 0.5) -> threading.Thread:
-        thread = threading.Thread(target=self.run, args=(interval,), daemon=True)
+        thread = threading.Thread(target=self.run, args=(interval,), name="demo-traffic", daemon=True)
         thread.start()
         return thread
 

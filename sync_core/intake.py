@@ -9,16 +9,17 @@ into the outbox. The caller commits all of it together with the cursor advance.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sync_core.domain import mapping, records
+from sync_core.domain import identity, mapping, records
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.domain.mapping import ObjectMapping
 from sync_core.domain.ownership import SystemState, observe, plan
 from sync_core.persistence import lanes, ledger
 from sync_core.services.policy import ObjectPolicy
@@ -43,22 +44,52 @@ def _latest_per_record(page: Sequence[SourceRecord]) -> list[SourceRecord]:
 
 
 def _canonical_ids(
-    session: Session, system: str, object_type: str, page: Sequence[SourceRecord], now: datetime
+    session: Session,
+    system: str,
+    object_type: str,
+    page: Sequence[SourceRecord],
+    keys: Mapping[str, str],
+    now: datetime,
 ) -> dict[str, str]:
-    """external id -> canonical id for every record of the page, linking new ones."""
+    """external id -> canonical id for every record of the page, linking the new ones.
+
+    A new record is recognised, in order, by the canonical id Revline stamped on it when it
+    wrote it, then by its matching key (`keys`: external id -> email or domain) when another
+    system's copy already claimed that key; otherwise it becomes a new canonical record.
+    """
     linked = ledger.links_by_external(session, system, object_type, [r.external_id for r in page])
-    stamped = {r.external_id: r.canonical_id for r in page if r.external_id not in linked and r.canonical_id}
-    known = ledger.known_canonical(session, object_type, set(stamped.values()))
+    fresh = [r for r in page if r.external_id not in linked]
+    known = ledger.known_canonical(session, object_type, {r.canonical_id for r in fresh if r.canonical_id})
+    proposed: dict[str, str] = {}
+    for record in fresh:
+        key = keys.get(record.external_id)
+        if record.canonical_id in known:
+            linked[record.external_id] = record.canonical_id
+        elif key is not None:
+            proposed.setdefault(key, str(uuid.uuid4()))
+    claimed = ledger.claim_match_keys(session, object_type, proposed, now)
+    taken = ledger.links_by_canonical(session, system, set(claimed.values()))  # already linked here
     new: list[tuple[str, str]] = []
-    for record in page:
-        if record.external_id in linked:
-            continue
-        stamp = stamped.get(record.external_id)
-        canonical = stamp if stamp in known else str(uuid.uuid4())
-        linked[record.external_id] = canonical
+    for record in fresh:
+        canonical = linked.get(record.external_id)
+        if canonical is None:
+            match = claimed.get(keys.get(record.external_id, ""))
+            canonical = match if match and match not in taken else str(uuid.uuid4())
+            taken[canonical] = record.external_id
+            linked[record.external_id] = canonical
         new.append((canonical, record.external_id))
     ledger.add_links(session, object_type, system, new, now)
     return linked
+
+
+def _to_canonical(
+    record: SourceRecord, source_mapping: ObjectMapping | None, system: str, object_type: str
+) -> tuple[dict[str, Any], dict[str, datetime]]:
+    """The record in canonical fields, validated; PermanentError when it cannot be."""
+    if source_mapping is None:
+        raise PermanentError(f"{system} has no field mapping for {object_type}", ErrorCategory.MAPPING)
+    values = records.validate(object_type, mapping.to_canonical(source_mapping, record.fields))
+    return values, mapping.times_to_canonical(source_mapping, record.field_times)
 
 
 def _dead_ingest(
@@ -145,26 +176,30 @@ def ingest(
     source_mapping = policy.mappings.get(system)
     # The system says Revline made the latest change: an echo of our own write, nothing to plan.
     page = [r for r in _latest_per_record(page) if not r.last_written_by_revline]
-    ids = _canonical_ids(session, system, object_type, page, now)
+    canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]] = {}
+    failures: dict[str, PermanentError] = {}
+    for record in page:
+        try:
+            canonical[record.external_id] = _to_canonical(record, source_mapping, system, object_type)
+        except PermanentError as failure:
+            failures[record.external_id] = failure
+    keys = {e: k for e, (values, _) in canonical.items() if (k := identity.match_key(object_type, values))}
+    ids = _canonical_ids(session, system, object_type, page, keys, now)
     known = ledger.shadows(session, set(ids.values()))
     ops: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     shadows: list[dict[str, Any]] = []
+    replanned: list[str] = []
     for record in page:
         canonical_id = ids[record.external_id]
+        if record.external_id in failures:
+            rejected = failures[record.external_id]
+            dead.append(_dead_ingest(system, object_type, record, rejected, now) | {"canonical_id": canonical_id})
+            continue
         source_shadow = known.get((canonical_id, system))
         if source_shadow is not None and source_shadow.source_version == record.version:
             continue  # this very version was seen or written by Revline already: an echo or a repeat read
-        try:
-            if source_mapping is None:
-                raise PermanentError(
-                    f"{system} has no field mapping for {object_type}", ErrorCategory.MAPPING
-                )
-            values = records.validate(object_type, mapping.to_canonical(source_mapping, record.fields))
-            times = mapping.times_to_canonical(source_mapping, record.field_times)
-        except PermanentError as error:
-            dead.append(_dead_ingest(system, object_type, record, error, now) | {"canonical_id": canonical_id})
-            continue
+        values, times = canonical[record.external_id]
         previous = ledger.state_of(source_shadow)
         written_here = dict(source_shadow.written) if source_shadow else {}
         observed = observe(previous, values, record.modified_at, times, written_here)
@@ -176,6 +211,7 @@ def ingest(
         writes = _mapped_only(plan(policy.rules, states, written), policy)
         if observed == previous and not writes:
             continue  # an echo of Revline's own write, or a record read again: nothing to record
+        replanned.append(canonical_id)
         for target, fields in sorted(writes.items()):
             ops.append(_op(target, system, object_type, canonical_id, record, fields, now))
             counts.targets.add(target)
@@ -183,6 +219,7 @@ def ingest(
             ledger.shadow_row(canonical_id, system, object_type, observed, written_here, record.version, now)
         )
     ledger.save_shadows(session, shadows)
+    ledger.supersede_pending(session, object_type, replanned, [op["idempotency_key"] for op in ops], now)
     ledger.add_ops(session, ops)
     ledger.put_dead_ops(session, dead)
     for target in counts.targets:

@@ -8,18 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core.domain.ownership import SystemState
 from sync_core.persistence import statements
-from sync_core.persistence.tables import EntityLink, OutboundOp, Shadow, TraceSpan
+from sync_core.persistence.tables import EntityLink, MatchKey, OutboundOp, Shadow, TraceSpan, op_status_is
 
 _LINKS = EntityLink.__table__  # type: ignore[attr-defined]
 _SHADOWS = Shadow.__table__  # type: ignore[attr-defined]
 _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 _SPANS = TraceSpan.__table__  # type: ignore[attr-defined]
+_MATCH_KEYS = MatchKey.__table__  # type: ignore[attr-defined]
 
 
 def idempotency_key(target: str, object_type: str, source: str, source_id: str, version: str, op: str) -> str:
@@ -87,6 +88,21 @@ class ShadowView:
     source_version: str | None
 
 
+def claim_match_keys(session: Session, object_type: str, proposed: Mapping[str, str], now: datetime) -> dict[str, str]:
+    """key -> canonical id: each key keeps the canonical id that claimed it first (`proposed` if none)."""
+    if not proposed:
+        return {}
+    table = _MATCH_KEYS
+    rows = [{"object_type": object_type, "key": k, "canonical_id": c, "created_at": now} for k, c in proposed.items()]
+    statements.insert_ignore(session, table, rows, ["object_type", "key"])
+    found = session.execute(
+        select(table.c.key, table.c.canonical_id).where(
+            table.c.object_type == object_type, table.c.key.in_(list(proposed))
+        )
+    )
+    return {str(k): str(c) for k, c in found}
+
+
 def shadows(session: Session, ids: Collection[str], system: str | None = None) -> dict[tuple[str, str], ShadowView]:
     """(canonical id, system) -> shadow, for every system (or one) holding the given records."""
     if not ids:
@@ -144,6 +160,33 @@ def shadow_row(
 def add_ops(session: Session, rows: list[dict[str, Any]]) -> None:
     """Plan writes; an op whose idempotency key exists is not planned again."""
     statements.insert_ignore(session, _OPS, rows, ["idempotency_key"])
+
+
+def supersede_pending(
+    session: Session, object_type: str, canonical_ids: Collection[str], keep: Collection[str], now: datetime
+) -> None:
+    """Retire the pending writes of records that were just planned afresh (except `keep`).
+
+    A new plan is computed from every system's current state, so it already holds whatever
+    an older, not yet sent write still had to do; sending the older one as well could put
+    back a value that another system has since changed.
+    """
+    if not canonical_ids:
+        return
+    ops = _OPS.c
+    query = (
+        update(_OPS)
+        .where(
+            ops.canonical_id.in_(list(canonical_ids)),
+            ops.object_type == object_type,
+            op_status_is("pending"),
+            ops.operation == "upsert",
+        )
+        .values(status="superseded", updated_at=now)
+    )
+    if keep:
+        query = query.where(ops.idempotency_key.not_in(list(keep)))
+    session.execute(query)
 
 
 def put_dead_ops(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -52,6 +52,21 @@ class EntityLink(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class MatchKey(SQLModel, table=True):
+    """A matching key (a contact's email, a company's domain) -> the canonical record that has it.
+
+    Records that arrive from a second system with a key Revline already knows are linked to
+    that record instead of becoming a new one, so connecting two populated systems creates
+    no duplicates. The first system to show a key claims it.
+    """
+
+    __tablename__ = "match_key"
+    object_type: str = Field(max_length=40, primary_key=True)
+    key: str = Field(max_length=255, primary_key=True)
+    canonical_id: str = Field(max_length=36)
+    created_at: datetime = _time()
+
+
 class Shadow(SQLModel, table=True):
     """The last values seen in and written to one system for one record."""
 
@@ -127,7 +142,8 @@ class OutboundOp(SQLModel, table=True):
     source_id: str = Field(max_length=255)
     source_version: str = Field(max_length=64)
     payload: dict[str, Any] = _json()  # canonical field -> value
-    status: str = Field(default="pending", max_length=12)  # pending|in_flight|done|dead|discarded
+    # pending | in_flight | done | dead | superseded (replaced by a newer plan) | discarded (by a person)
+    status: str = Field(default="pending", max_length=12)
     attempts: int = 0
     next_attempt_at: datetime = _time()
     error_category: str | None = Field(default=None, max_length=24)

@@ -20,7 +20,7 @@ from sync_core.persistence.tables import Lane, OutboundOp, SyncRun, op_status_is
 from sync_core.services.dead_letters import dead_counts
 from sync_core.services.runs import lane_label
 
-OP_STATUSES = ("pending", "in_flight", "done", "dead", "discarded")
+OP_STATUSES = ("pending", "in_flight", "done", "dead", "superseded", "discarded")
 RUN_STATUSES = ("running", "ok", "failed", "fenced")
 LANE_STATES = ("running", "paused", "failed", "idle")
 OUTBOUND = "outbound"

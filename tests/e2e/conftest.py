@@ -1,7 +1,10 @@
-"""The console in prod mode on a temp SQLite ledger, a feeder playing worker, and headless Chromium."""
+"""`revline demo` on a temp SQLite ledger (console, real worker, in-memory systems, scripted faults),
+driven by headless Chromium.
 
-# The feeder stands in for `revline demo` (worker + traffic generator) until that exists: it seeds
-# lanes, runs and dead letters, then keeps adding ops and completing pending ones like a worker.
+The demo runs in its own process group with a watchdog that takes the group down if pytest dies
+without tearing down (killed by `timeout`, say), so no demo outlives its test run. The demo stops
+its console (a process group of its own) when it gets SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +13,22 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Generator, Iterator
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from sqlalchemy import Engine, select, update
-from sqlmodel import col
+from sqlalchemy import Engine, func, select
 
-from sync_core.persistence.database import make_engine, transaction
-from sync_core.persistence.migrate import upgrade
-from sync_core.persistence.tables import Lane, OutboundOp, SyncRun
+from sync_core.persistence.database import transaction
+from sync_core.persistence.tables import Lane
+from sync_core.services import ledger_engine
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,164 +38,37 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-FIRST_PORT = 3100
-# The first build downloads ~330 MB from npm; later starts take ~15 s.
+REVLINE = Path(sys.executable).with_name("revline")
+# A fixed seed, and a scripted fault every 12 steps (6 steps a second): a Key Account write that
+# sales rejects once within 2 s of the start and every 6 s after, a malformed email and a rate limit.
+DEMO_OPTIONS = ("--seed", "7", "--interval", "0.5", "--fault-every", "12")
+# The first build downloads ~330 MB from npm; later the demo is up in under 10 s.
 STARTUP_TIMEOUT = float(os.environ.get("REVLINE_E2E_STARTUP_TIMEOUT", "900"))
-
-LANES: tuple[tuple[str, str, str], ...] = (
-    ("hubspot", "contact", "inbound"),
-    ("salesforce", "opportunity", "inbound"),
-    ("erp", "invoice", "inbound"),
-    ("erp", "order", "outbound"),
-    ("salesforce", "account", "outbound"),
-)
-OUTBOUND = [(system, object_type) for system, object_type, direction in LANES if direction == "outbound"]
-DEAD_LETTERS: dict[str, int] = {"validation": 3, "duplicate": 2, "missing_reference": 1}
-SEEDED_RUNS = 40
+STOP_TIMEOUT = 15
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class Demo:
+    """A running `revline demo`: where its console, ledger and in-memory systems are."""
+
+    process: subprocess.Popen[bytes]
+    watchdog: subprocess.Popen[bytes]
+    url: str
+    ledger: Engine
+    systems_address: tuple[str, int]
+    log: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
 
 
-def new_op(target: str, object_type: str, status: str, **fields: Any) -> OutboundOp:
-    at = now()
-    values: dict[str, Any] = {
-        "idempotency_key": uuid.uuid4().hex,
-        "target_system": target,
-        "object_type": object_type,
-        "canonical_id": str(uuid.uuid4()),
-        "source_system": "hubspot",
-        "source_id": str(uuid.uuid4().int % 10**8),
-        "source_version": "1",
-        "payload": {"name": "Acme GmbH", "amount": 1200, "currency": "EUR"},
-        "status": status,
-        "next_attempt_at": at,
-        "correlation_id": str(uuid.uuid4()),
-        "created_at": at,
-        "updated_at": at,
-    }
-    values.update(fields)
-    return OutboundOp(**values)
-
-
-class LedgerFeeder:
-    """Plays worker and traffic generator on the ledger at `url`, in a background thread."""
-
-    def __init__(self, url: str, interval: float = 0.5) -> None:
-        self.engine: Engine = make_engine(url, pool_size=2)
-        self.interval = interval
-        self.lane_labels: list[str] = [".".join(lane) for lane in LANES]
-        self.dead_counts: dict[str, int] = dict(DEAD_LETTERS)  # seeded dead letters per category
-        self.seeded_runs = SEEDED_RUNS
-        self.lane_ids: dict[str, int] = {}
-        self.dead_ids: dict[str, list[int]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="ledger-feeder", daemon=True)
-        self._tick = 0
-        self.error: BaseException | None = None
-
-    def seed(self) -> None:
-        with transaction(self.engine) as session:
-            lanes = [Lane(system=s, object_type=o, direction=d, due_at=now()) for s, o, d in LANES]
-            session.add_all(lanes)
-            session.flush()
-            self.lane_ids = {
-                f"{lane.system}.{lane.object_type}.{lane.direction}": lane.id or 0 for lane in lanes
-            }
-            started = now() - timedelta(minutes=SEEDED_RUNS)
-            for i in range(SEEDED_RUNS):
-                lane = lanes[i % len(lanes)]
-                session.add(self._run(lane, started + timedelta(minutes=i), records=i))
-            dead: dict[str, list[OutboundOp]] = {}
-            for category, count in DEAD_LETTERS.items():
-                dead[category] = [
-                    new_op(
-                        "erp",
-                        "order",
-                        "dead",
-                        error_category=category,
-                        error_message=f"{category}: rejected by the ERP (seeded #{i})",
-                        attempts=5,
-                    )
-                    for i in range(count)
-                ]
-                session.add_all(dead[category])
-            session.add_all(
-                new_op(target, object_type, "done") for target, object_type in OUTBOUND for _ in range(5)
-            )
-            session.flush()
-            self.dead_ids = {category: [op.id or 0 for op in ops] for category, ops in dead.items()}
-
-    @staticmethod
-    def _run(lane: Lane, started: datetime, records: int = 0, status: str = "ok") -> SyncRun:
-        return SyncRun(
-            lane_id=lane.id or 0,
-            system=lane.system,
-            object_type=lane.object_type,
-            direction=lane.direction,
-            worker_id="feeder",
-            started_at=started,
-            finished_at=started + timedelta(milliseconds=400),
-            status=status,
-            records_read=records,
-            ops_planned=records,
-            ops_done=records,
-            api_calls=1 + records // 10,
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.engine.dispose()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.step()
-            except Exception as exc:  # surfaced by the tests through `self.error`
-                self.error = exc
-
-    def step(self) -> None:
-        """One tick: traffic adds ops, the "worker" writes every pending op and records a run."""
-        self._tick += 1
-        at = now()
-        with transaction(self.engine) as session:
-            target, object_type = OUTBOUND[self._tick % len(OUTBOUND)]
-            session.add_all(new_op(target, object_type, "pending") for _ in range(3))
-            session.flush()
-            done = session.execute(
-                update(OutboundOp)
-                .where(col(OutboundOp.status) == "pending", col(OutboundOp.next_attempt_at) <= at)
-                .values(status="done", updated_at=at, attempts=OutboundOp.attempts + 1)
-            )
-            lanes = session.execute(select(Lane).order_by(col(Lane.id))).scalars().all()
-            lane = lanes[self._tick % len(lanes)]
-            session.add(self._run(lane, at, records=done.rowcount))  # type: ignore[attr-defined]
-            lane.last_run_at = at
-            lane.last_status = "ok"
-            # The lane just run holds a live lease for a moment, so the overview shows it running.
-            for other in lanes:
-                other.lease_owner = "feeder" if other is lane else None
-                other.lease_expires_at = at + timedelta(seconds=2) if other is lane else None
-
-    def op_status(self, op_id: int) -> str:
-        with transaction(self.engine) as session:
-            return session.get_one(OutboundOp, op_id).status
-
-
-def _free_port(start: int = FIRST_PORT) -> int:
-    for port in range(start, start + 200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {start}..{start + 200}")
+def _free_ports(n: int) -> list[int]:
+    """`n` distinct ports nothing listens on (all held open together, so none is handed out twice)."""
+    with ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(n)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 def _http_ok(url: str) -> bool:
@@ -207,97 +79,123 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def reflex_env(database_url: str) -> dict[str, str]:
-    """The environment every Reflex command needs on these machines (see REFLEX.md)."""
-    return {
+def _lane_count(engine: Engine) -> int:
+    with transaction(engine) as session:
+        return int(session.execute(select(func.count()).select_from(Lane)).scalar_one())
+
+
+def _start(workdir: Path) -> Demo:
+    port, systems_port = _free_ports(2)
+    url = f"sqlite:///{workdir / 'revline.db'}"
+    log = workdir / "demo.log"
+    command = [
+        str(REVLINE),
+        "demo",
+        "--port",
+        str(port),
+        "--systems-address",
+        f"127.0.0.1:{systems_port}",
+        *DEMO_OPTIONS,
+    ]
+    env = {
         **os.environ,
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "NPM_CONFIG_REGISTRY": "https://registry.npmjs.org/",
-        "REVLINE_DATABASE_URL": database_url,
+        "REVLINE_DATABASE_URL": url,
+        "REVLINE_SECRET_FILE": str(workdir / ".revline-secret"),
         "PYTHONUNBUFFERED": "1",
     }
-
-
-# Module scope: the console and the feeder stop when the e2e tests are done, not at the end of the
-# whole run (they would otherwise keep two cores busy through every later test).
-@pytest.fixture(scope="module")
-def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'revline.db'}"
-    upgrade(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def feeder(ledger_url: str) -> Iterator[LedgerFeeder]:
-    """Swap for `revline demo` once it exists: the tests only need lanes, traffic and dead letters."""
-    feeder = LedgerFeeder(ledger_url)
-    feeder.seed()
-    feeder.start()
-    yield feeder
-    feeder.stop()
-    if feeder.error is not None:
-        raise feeder.error
-
-
-@pytest.fixture(scope="module")
-def console_url(ledger_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`reflex run --env prod` on one free port (frontend, API and websocket), stopped with its group."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("console") / "reflex.log"
-    command = [
-        sys.executable,
-        "-m",
-        "reflex",
-        "run",
-        "--env",
-        "prod",
-        "--frontend-port",
-        str(port),
-        "--backend-port",
-        str(port),
-        "--backend-host",
-        "127.0.0.1",
-    ]
-    # A shell leads the console's process group and takes the whole group down if pytest dies
-    # without tearing down (killed by `timeout`, say), so no console outlives its test run.
-    watchdog = f'"$@" & while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; kill -TERM 0'
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["sh", "-c", watchdog, "sh", *command],
-            cwd=ROOT,
-            env=reflex_env(ledger_url),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: reflex and granian go down with it
-        )
-    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        # Its own process group (reflex, granian and the systems' server go down with it), in our
+        # session so the watchdog can join it.
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, process_group=0)
+    # The watchdog ignores the group's SIGTERM, so it can follow up with SIGKILL: TERM the group
+    # once pytest is gone, KILL it STOP_TIMEOUT seconds later.
+    group = process.pid
+    script = (
+        f"trap '' TERM; while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; kill -TERM -{group}; "
+        f"i=0; while kill -0 {group} 2>/dev/null && [ $i -lt {STOP_TIMEOUT} ]; do sleep 1; i=$((i+1)); done; "
+        f"kill -KILL -{group}"
+    )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not (_http_ok(f"{base}/ping") and _http_ok(f"{base}/")):
-            if process.poll() is not None:
-                pytest.fail(f"the console exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the console did not come up in {STARTUP_TIMEOUT:.0f}s:\n{log_path.read_text()[-4000:]}"
-                )
-            time.sleep(0.5)
-        yield base
+        watchdog = subprocess.Popen(["sh", "-c", script], process_group=group, stdin=subprocess.DEVNULL)
+    except BaseException:
+        os.killpg(group, signal.SIGKILL)
+        process.wait()
+        raise
+    return Demo(process, watchdog, f"http://127.0.0.1:{port}", ledger_engine(url), ("127.0.0.1", systems_port), log)
+
+
+def _wait_until_up(demo: Demo) -> None:
+    """The console answers (its API and its pages) and the demo has laid out its lanes."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    # The ledger is read only once the console is up: the demo migrates it before starting the console.
+    while not (_http_ok(f"{demo.url}/ping") and _http_ok(f"{demo.url}/") and _lane_count(demo.ledger) > 0):
+        if demo.process.poll() is not None:
+            pytest.fail(f"revline demo exited with {demo.process.returncode}:\n{demo.log_tail()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"revline demo did not come up in {STARTUP_TIMEOUT:.0f}s:\n{demo.log_tail()}")
+        time.sleep(0.5)
+
+
+def _stop(demo: Demo) -> None:
+    """SIGTERM to the group (the demo stops its worker, console and systems), SIGKILL after STOP_TIMEOUT."""
+    with suppress(ProcessLookupError):
+        os.killpg(demo.process.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        demo.process.wait(timeout=STOP_TIMEOUT)
+    with suppress(ProcessLookupError):  # whatever is left, the watchdog included
+        os.killpg(demo.process.pid, signal.SIGKILL)
+    demo.process.wait(timeout=5)
+    demo.watchdog.wait(timeout=5)
+    demo.ledger.dispose()
+
+
+# Module scope: the demo stops when the e2e tests are done, not at the end of the whole run (it
+# would otherwise keep two cores busy through every later test).
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`revline demo` on a free port, run from a temp dir so its ledger and secret file land there."""
+    demo = _start(tmp_path_factory.mktemp("demo"))
+    try:
+        _wait_until_up(demo)
+        yield demo
+        if demo.process.poll() is not None:
+            pytest.fail(f"revline demo died during the tests ({demo.process.returncode}):\n{demo.log_tail()}")
     finally:
-        _stop_group(process)
+        _stop(demo)
+    deadline = time.monotonic() + 5
+    while _http_ok(f"{demo.url}/ping"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the demo's console outlived the demo:\n{demo.log_tail()}")
+        time.sleep(0.2)
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report ends with the tail of the demo's log (worker errors, console output)."""
+    report: pytest.TestReport = yield
+    demo = getattr(item, "funcargs", {}).get("demo")
+    if report.failed and isinstance(demo, Demo):
+        report.sections.append(("revline demo log (tail)", demo.log_tail()))
+    return report
+
+
+@pytest.fixture(scope="module")
+def console_url(demo: Demo) -> str:
+    return demo.url
+
+
+@pytest.fixture(scope="module")
+def ledger(demo: Demo) -> Engine:
+    """The demo's ledger, to read facts from (lanes, runs, dead letters) while the demo writes it."""
+    return demo.ledger
+
+
+@pytest.fixture(scope="module")
+def systems_address(demo: Demo) -> tuple[str, int]:
+    """Where the demo serves its in-memory systems (`sync_core.testing.connect_systems`)."""
+    return demo.systems_address
 
 
 @pytest.fixture(scope="session")

@@ -155,7 +155,9 @@ def test_status_reports_each_lane_state_and_the_counts(engine: Engine) -> None:
     assert by_id[outbound].last_run.ops_done == 7
     assert by_id[failed].last_error == "boom"
     assert not by_id[paused].last_run
-    assert result.ops_by_status == {"pending": 3, "in_flight": 0, "done": 1, "dead": 4, "discarded": 0}
+    assert result.ops_by_status == {
+        "pending": 3, "in_flight": 0, "done": 1, "dead": 4, "superseded": 0, "discarded": 0
+    }
     assert result.dead_by_category == {"validation": 2, "duplicate": 1, "uncategorised": 1}
     body = result.to_json()
     assert body["last_run_by_lane"]["hubspot.contact.inbound"]["error"] == "429"

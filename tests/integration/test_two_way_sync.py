@@ -123,3 +123,31 @@ def _marketing_id_of(marketing: InMemorySystem, name: str) -> str:
 
 def test_policy_defaults_cover_both_objects() -> None:
     assert {m.object_type for m in default_mappings()} == set(default_rules())
+
+
+def test_connecting_two_populated_systems_matches_instead_of_duplicating(ledger_url: str) -> None:
+    worker, marketing, sales = _setup(ledger_url)
+    # the same people and companies, entered separately in each system before Revline
+    marketing.put("contact", {"email": "Ada@Example.com", "firstname": "Ada", "lastname": "Lovelace"})
+    sales.put("contact", {"Email": "ada@example.com", "FirstName": "Ada", "LastName": "King", "Title": "CTO"})
+    marketing.put("company", {"name": "Acme", "domain": "acme.example"})
+    sales.put("company", {"Name": "Acme Corp", "Website": "https://www.acme.example/", "Industry": "Retail"})
+    marketing.put("contact", {"email": "grace@example.com", "firstname": "Grace"})  # only in marketing
+    sync(worker, ledger_url)
+    sync(worker, ledger_url)
+
+    assert sales.count("contact") == 2
+    assert marketing.count("contact") == 2
+    assert sales.count("company") == 1
+    assert marketing.count("company") == 1
+    [ada_sales] = [r for r in sales.all("contact").values() if r["Email"] == "ada@example.com"]
+    [ada_marketing] = [r for r in marketing.all("contact").values() if r["email"].lower() == "ada@example.com"]
+    assert ada_sales["Title"] == ada_marketing["jobtitle"] == "CTO"  # the matched records now agree
+    assert ada_sales["LastName"] == ada_marketing["lastname"]
+    with transaction(ledger_engine(ledger_url)) as session:
+        canonical = session.execute(
+            select(EntityLink.object_type, func.count(func.distinct(EntityLink.canonical_id))).group_by(
+                EntityLink.object_type
+            )
+        ).all()
+    assert dict(canonical) == {"company": 1, "contact": 2}
