@@ -241,7 +241,8 @@ class TrafficGenerator:
         """One of three faults production throws at a sync, in turn, a rejected write first."""
         kind = next(self._faults) % 3
         if kind == 0:
-            name = f"Key Account {next(self._serial)} Ltd"
+            serial = next(self._serial)
+            name = f"Key Account {serial} Ltd"
             self.systems["sales"].fail_records(
                 "Name",
                 name,
@@ -251,7 +252,7 @@ class TrafficGenerator:
                 ),
                 times=1,
             )
-            self.systems["marketing"].put("company", {"name": name, "domain": "key-account.example"})
+            self.systems["marketing"].put("company", {"name": name, "domain": f"key-account-{serial}.example"})
         elif kind == 1:
             self.new_contact(email=f"broken-address-{next(self._serial)}.example.com")
         else:

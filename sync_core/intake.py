@@ -96,9 +96,9 @@ def _dead_ingest(
     system: str, object_type: str, record: SourceRecord, error: PermanentError, now: datetime
 ) -> dict[str, Any]:
     return {
-        "idempotency_key": ledger.idempotency_key(
-            system, object_type, system, record.external_id, record.version, "ingest"
-        ),
+        # One dead letter per record, whatever its version: a record that keeps failing as it
+        # changes updates its dead letter rather than piling up new ones.
+        "idempotency_key": ledger.idempotency_key(system, object_type, system, record.external_id, "-", "ingest"),
         "target_system": system,
         "object_type": object_type,
         "canonical_id": record.canonical_id or "",
@@ -222,6 +222,7 @@ def ingest(
     ledger.supersede_pending(session, object_type, replanned, [op["idempotency_key"] for op in ops], now)
     ledger.add_ops(session, ops)
     ledger.put_dead_ops(session, dead)
+    ledger.resolve_dead_ingests(session, object_type, system, replanned, now)
     for target in counts.targets:
         lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)
     counts.ops_planned = len(ops)

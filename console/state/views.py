@@ -24,6 +24,7 @@ OP_STATUS_LABELS: dict[str, str] = {
     "in_flight": "In flight",
     "done": "Done",
     "dead": "Dead letters",
+    "superseded": "Superseded",
     "discarded": "Discarded",
 }
 

@@ -193,7 +193,27 @@ def put_dead_ops(session: Session, rows: list[dict[str, Any]]) -> None:
     """Record dead letters found before any write (mapping, validation); a repeat revives the row."""
     statements.upsert(
         session, _OPS, rows, ["idempotency_key"],
-        ["status", "error_category", "error_message", "payload", "updated_at"],
+        ["status", "error_category", "error_message", "payload", "source_version", "updated_at"],
+    )
+
+
+def resolve_dead_ingests(
+    session: Session, object_type: str, source: str, canonical_ids: Collection[str], now: datetime
+) -> None:
+    """Close the dead letters of records that have now been read without fault (fixed at the source)."""
+    if not canonical_ids:
+        return
+    ops = _OPS.c
+    session.execute(
+        update(_OPS)
+        .where(
+            ops.canonical_id.in_(list(canonical_ids)),
+            ops.object_type == object_type,
+            ops.target_system == source,
+            ops.operation == "ingest",
+            op_status_is("dead"),
+        )
+        .values(status="done", result={"resolved": "the record was read again without fault"}, updated_at=now)
     )
 
 

@@ -94,3 +94,28 @@ def test_a_poison_record_does_not_stop_its_lane(ledger_url: str) -> None:
     with transaction(ledger_engine(ledger_url)) as session:
         failed = session.scalars(select(Lane).where(Lane.last_status != "ok")).all()
     assert failed == []
+
+
+def test_a_bad_record_keeps_one_dead_letter_until_it_is_fixed_at_the_source(ledger_url: str) -> None:
+    worker, marketing, sales = _worker(ledger_url, max_attempts=3)
+    contact = marketing.put("contact", {"email": "ada-at-example.com", "firstname": "Ada"})
+    _sync(worker, ledger_url)
+    marketing.put("contact", {"jobtitle": "CTO"}, external_id=contact)  # still bad, changed again
+    _sync(worker, ledger_url)
+
+    def ingest_dead_letters() -> list[tuple[str, str | None]]:
+        with transaction(ledger_engine(ledger_url)) as session:
+            rows = session.execute(
+                select(OutboundOp.status, OutboundOp.error_message).where(OutboundOp.operation == "ingest")
+            ).all()
+        return [(status, message) for status, message in rows]
+
+    [(status, message)] = ingest_dead_letters()
+    assert status == "dead"
+    assert "ada-at-example.com" in (message or "")
+    assert sales.count("contact") == 0
+
+    marketing.put("contact", {"email": "ada@example.com"}, external_id=contact)  # someone fixes it
+    _sync(worker, ledger_url)
+    assert [s for s, _ in ingest_dead_letters()] == ["done"]
+    assert [r["Email"] for r in sales.all("contact").values()] == ["ada@example.com"]
