@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from sync_core.domain import mapping
 from sync_core.domain.changes import WriteRequest, WriteResult
-from sync_core.domain.errors import ErrorCategory, PermanentError, SyncError
+from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, SyncError
 from sync_core.domain.ownership import SystemState, apply
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.database import transaction
@@ -41,6 +41,7 @@ class BatchCounts:
     retried: int = 0
     dead: int = 0
     api_calls: int = 0
+    throttled_for: float | None = None  # the system refused for its quota: hold it this long
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,7 @@ _SET = (
         error_category=bindparam("b_category"),
         error_message=bindparam("b_message"),
         result=bindparam("b_result"),
+        attempts=_OPS.c.attempts - bindparam("b_refund"),
         updated_at=bindparam("b_now"),
     )
 )
@@ -331,12 +333,14 @@ class _Updates:
         category: str | None = None,
         message: str | None = None,
         next_attempt_at: datetime | None = None,
+        refund: bool = False,
     ) -> None:
         for op_id in group.op_ids:
             self.rows.append(
                 {
                     "b_id": op_id, "b_status": status, "b_next": next_attempt_at or self.now,
                     "b_category": category, "b_message": message, "b_result": result or {}, "b_now": self.now,
+                    "b_refund": int(refund),
                 }
             )
 
@@ -355,8 +359,13 @@ def _fail(
         counts.dead += len(group.op_ids)
     else:
         category = error.category.value if isinstance(error, PermanentError) else ErrorCategory.TRANSIENT.value
-        updates.set(group, "pending", category=category, message=error.message, next_attempt_at=decision.at)
+        throttled = isinstance(error, RateLimitedError)
+        updates.set(
+            group, "pending", category=category, message=error.message, next_attempt_at=decision.at, refund=throttled
+        )
         counts.retried += len(group.op_ids)
+        if throttled:
+            counts.throttled_for = max(counts.throttled_for or 0.0, (decision.at - now).total_seconds())
 
 
 def _span(group: _Group, target: str, now: datetime, error: SyncError | None) -> dict[str, Any]:

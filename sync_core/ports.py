@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.quota import ApiUsage
 
 
 class Connector(Protocol):
@@ -22,6 +23,10 @@ class Connector(Protocol):
     @property
     def api_calls(self) -> int:
         """How many API calls this connector has made since it was built."""
+        ...
+
+    def usage(self) -> ApiUsage | None:
+        """The quota the system reported on its last response (None: it reports none)."""
         ...
 
     def check(self) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from random import random as _random
 from typing import TypeAlias
 
-from sync_core.domain.errors import ErrorCategory, PermanentError, RetryableError
+from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, RetryableError
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ class RetryPolicy:
             return DeadLetter(error.category, error.message)
         if not isinstance(error, RetryableError):
             return DeadLetter(ErrorCategory.UNEXPECTED, f"{type(error).__name__}: {error}")
+        if isinstance(error, RateLimitedError):
+            # A quota says nothing about the record: wait for the window, and the attempt is not spent.
+            wait = error.retry_after if error.retry_after is not None else self.base_seconds
+            return RetryAt(now + timedelta(seconds=max(wait, 0.0)), attempts)
         if attempts >= self.max_attempts:
             return DeadLetter(ErrorCategory.TRANSIENT, f"gave up after {attempts} attempts: {error.message}")
         delay = self._backoff(attempts) * (1 + self.jitter * (2 * self.random() - 1))

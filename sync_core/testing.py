@@ -19,6 +19,7 @@ from typing import Any
 
 from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import SyncError
+from sync_core.domain.quota import ApiUsage
 
 
 class FrozenClock:
@@ -270,6 +271,9 @@ class InMemoryConnector:
     @property
     def api_calls(self) -> int:
         return self._calls
+
+    def usage(self) -> ApiUsage | None:
+        return None  # in-memory systems have no quota
 
     def check(self) -> None:
         self._calls += 1

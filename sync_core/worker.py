@@ -15,16 +15,17 @@ import socket
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core import executor, intake
+from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
-from sync_core.domain.errors import SyncError
-from sync_core.persistence import lanes
+from sync_core.domain.errors import RateLimitedError, SyncError
+from sync_core.persistence import lanes, quotas
 from sync_core.persistence.database import db_now, transaction
 from sync_core.persistence.tables import InboxEvent, SyncRun
 from sync_core.ports import Connector
@@ -47,6 +48,7 @@ class WorkerConfig:
 
 @dataclass
 class RunCounts:
+    throttled_for: float | None = None
     records_read: int = 0
     ops_planned: int = 0
     ops_done: int = 0
@@ -139,9 +141,9 @@ class Worker:
         with self._held_lock:
             self._held[owner] = claim
         counts = RunCounts()
-        status, error, more = "ok", None, False
+        status, error, more, hold_for = "ok", None, False, None
+        connector = self.connectors.get(claim.system)
         try:
-            connector = self.connectors.get(claim.system)
             if connector is None:
                 raise SyncError(f"no connection configured for system {claim.system!r}")
             if claim.direction == lanes.INBOUND:
@@ -150,6 +152,8 @@ class Worker:
                 more = self._run_outbound(claim, connector, counts)
         except lanes.LeaseLostError as lost:
             status, error = "fenced", str(lost)
+        except RateLimitedError as limited:
+            status, error, hold_for = "throttled", limited.message, limited.retry_after or 1.0
         except SyncError as failure:
             status, error = "failed", failure.message
         except Exception as failure:
@@ -158,14 +162,23 @@ class Worker:
         finally:
             with self._held_lock:
                 self._held.pop(owner, None)
+        if counts.throttled_for is not None:
+            status, hold_for = "throttled", max(hold_for or 0.0, counts.throttled_for)
+        usage = connector.usage() if connector is not None else None
+        hold_for = max(hold_for or 0.0, quota.hold_seconds(usage) or 0.0) or None
         with transaction(self.engine) as session:
+            now = db_now(session)
             if status != "fenced":
-                lanes.release(session, claim, status, error, more)
+                lanes.release(session, claim, status, error, more and hold_for is None)
+            if hold_for is not None:
+                # Every worker sees the hold: the quota is the connection's, not this lane's.
+                lanes.hold(session, claim.system, now + timedelta(seconds=hold_for))
+            quotas.record_usage(session, claim.system, counts.api_calls, usage, now)
             session.execute(
                 update(SyncRun)
                 .where(col(SyncRun.id) == run_id)
                 .values(
-                    finished_at=db_now(session), status=status, error=error,
+                    finished_at=now, status=status, error=error,
                     records_read=counts.records_read, ops_planned=counts.ops_planned,
                     ops_done=counts.ops_done, ops_retried=counts.ops_retried, ops_dead=counts.ops_dead,
                     api_calls=counts.api_calls,
@@ -233,6 +246,9 @@ class Worker:
             counts.ops_retried += batch.retried
             counts.ops_dead += batch.dead
             counts.api_calls += batch.api_calls
+            if batch.throttled_for is not None:
+                counts.throttled_for = batch.throttled_for
+                return True  # work is left, after the hold
         return True
 
 

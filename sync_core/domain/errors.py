@@ -1,7 +1,8 @@
 """The two error classes every connector translates its vendor's failures into.
 
     SyncError
-    ├── RetryableError   (rate limits, 5xx, timeouts, resets, locked rows, expired sessions)
+    ├── RetryableError   (5xx, timeouts, resets, locked rows, expired sessions)
+    │   └── RateLimitedError  (429, Salesforce REQUEST_LIMIT_EXCEEDED: the system, not the record)
     └── PermanentError   (validation, duplicate, missing reference, permission, mapping,
                           conflict, unexpected) -- carries an ErrorCategory
 """
@@ -40,6 +41,17 @@ class RetryableError(SyncError):
         self.retry_after = retry_after
 
     def __reduce__(self) -> tuple[type[RetryableError], tuple[str, float | None]]:
+        return (type(self), (self.message, self.retry_after))
+
+
+class RateLimitedError(RetryableError):
+    """The system refused the call for its API quota: every call to it waits, no record is at fault.
+
+    `retry_after` is when the quota's window frees up, in seconds. Such failures cost a
+    record none of its attempts and hold all the connection's lanes until then.
+    """
+
+    def __reduce__(self) -> tuple[type[RateLimitedError], tuple[str, float | None]]:
         return (type(self), (self.message, self.retry_after))
 
 

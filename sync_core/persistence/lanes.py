@@ -61,6 +61,7 @@ def claim(session: Session, owner: str, lease_seconds: float) -> Claim | None:
             col(Lane.paused).is_(False),
             col(Lane.due_at) <= now,
             col(Lane.lease_expires_at).is_(None) | (col(Lane.lease_expires_at) < now),
+            col(Lane.held_until).is_(None) | (col(Lane.held_until) <= now),
         )
         .order_by(col(Lane.due_at))
         .limit(1)
@@ -138,6 +139,15 @@ def mark_due(session: Session, system: str, object_type: str, direction: str, at
             col(Lane.due_at).is_(None) | (col(Lane.due_at) > at),
         )
         .values(due_at=at)
+    )
+
+
+def hold(session: Session, system: str, until: datetime) -> None:
+    """Keep every lane of `system` unclaimed until `until` (its API quota is spent), in all workers."""
+    session.execute(
+        update(Lane)
+        .where(col(Lane.system) == system, col(Lane.held_until).is_(None) | (col(Lane.held_until) < until))
+        .values(held_until=until)
     )
 
 

@@ -107,6 +107,8 @@ class Lane(SQLModel, table=True):
     cursor: str | None = Field(default=None, max_length=255)
     paused: bool = False
     due_at: datetime | None = _time(nullable=True, index=True)
+    # Not claimable before this time: the connection's API quota is spent (shared by all workers).
+    held_until: datetime | None = _time(nullable=True)
     lease_owner: str | None = Field(default=None, max_length=80)
     lease_expires_at: datetime | None = _time(nullable=True)
     version: int = 0  # fencing token: bumped at every claim
@@ -255,6 +257,32 @@ class FieldMapping(SQLModel, table=True):
     value_map: dict[str, Any] = _json()
     created_at: datetime = _time()
     created_by: str = Field(max_length=120)
+
+
+class Connection(SQLModel, table=True):
+    """A configured system: its connector kind, plain settings and encrypted secrets."""
+
+    __tablename__ = "connection"
+    name: str = Field(max_length=40, primary_key=True)
+    kind: str = Field(max_length=40)
+    settings: dict[str, Any] = _json()  # URLs, batch sizes, CA bundle path: nothing secret
+    secrets: str | None = None  # Fernet token of a JSON object (tokens, client secrets)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class ApiUsage(SQLModel, table=True):
+    """The last API quota figures a system reported, per connection (rate-limit headers)."""
+
+    __tablename__ = "api_usage"
+    system: str = Field(max_length=40, primary_key=True)
+    calls: int = 0  # calls Revline made since the worker started, summed over workers
+    window_limit: int | None = None
+    window_remaining: int | None = None
+    window_seconds: float | None = None
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
+    updated_at: datetime = _time()
 
 
 class AuditLog(SQLModel, table=True):

@@ -119,3 +119,32 @@ def test_a_bad_record_keeps_one_dead_letter_until_it_is_fixed_at_the_source(ledg
     _sync(worker, ledger_url)
     assert [s for s, _ in ingest_dead_letters()] == ["done"]
     assert [r["Email"] for r in sales.all("contact").values()] == ["ada@example.com"]
+
+
+def test_a_spent_quota_holds_the_connection_and_costs_no_attempts(ledger_url: str) -> None:
+    import time
+
+    from sync_core.domain.errors import RateLimitedError
+    from sync_core.persistence.tables import ApiUsage, SyncRun
+
+    worker, marketing, sales = _worker(ledger_url, max_attempts=2)
+    sales.fail_next_calls(3, RateLimitedError("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded", 0.4), "upsert")
+    marketing.put("company", {"name": "Acme"})
+    _sync(worker, ledger_url)
+    with transaction(ledger_engine(ledger_url)) as session:
+        held = session.scalars(select(Lane).where(Lane.system == "sales")).all()
+        assert {lane.held_until is not None for lane in held} == {True}  # both sales lanes, not just one
+        assert session.scalars(select(SyncRun.status).where(SyncRun.status == "throttled")).all()
+    assert _ops(ledger_url)[0][:2] == ("pending", 0)  # the attempt was refunded
+    _sync(worker, ledger_url)  # still held: nothing is claimed for sales
+    assert sales.count("company") == 0
+    for _ in range(3):  # three refusals in a row, more than max_attempts: still no dead letter
+        time.sleep(0.5)
+        _sync(worker, ledger_url)
+    assert sales.count("company") == 1
+    [(status, attempts, _, _)] = _ops(ledger_url)
+    assert (status, attempts) == ("done", 1)
+    with transaction(ledger_engine(ledger_url)) as session:
+        usage = session.get(ApiUsage, "sales")
+        assert usage is not None
+        assert usage.calls >= 4

@@ -82,3 +82,12 @@ def test_attempts_count_the_failed_one(attempts: int) -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         POLICY.decide(RetryableError("x"), 1, datetime(2024, 5, 1))  # noqa: DTZ001
+
+
+def test_a_rate_limit_waits_for_its_window_and_spends_no_attempt() -> None:
+    from sync_core.domain.errors import RateLimitedError
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    policy = RetryPolicy(max_attempts=3)
+    decision = policy.decide(RateLimitedError("REQUEST_LIMIT_EXCEEDED", retry_after=3600), attempts=7, now=now)
+    assert decision == RetryAt(now + timedelta(hours=1), 7)  # past max_attempts, still no dead letter
