@@ -22,6 +22,14 @@ def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]
         session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=list(keys)), rows)
 
 
+def insert_ignore_counted(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> int:
+    """Insert `rows`, skipping those whose `keys` already exist; how many were new."""
+    if not rows:
+        return 0
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(keys))
+    return len(session.execute(stmt.returning(*table.primary_key.columns), rows).all())
+
+
 def insert_returning_new(
     session: Session, table: Table, row: dict[str, Any], keys: Sequence[str]
 ) -> bool:
