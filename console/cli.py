@@ -82,13 +82,16 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from connectors import build
     from sync_core.scheduling import Ticker, default_schedules
-    from sync_core.services import ledger_engine
+    from sync_core.secrets import existing_key
+    from sync_core.services import connections, ledger_engine
     from sync_core.worker import Worker, WorkerConfig, worker_id
 
     engine = ledger_engine(settings.database_url)
-    connectors = build(settings.connections)
+    # Connections saved in the ledger, overridden by any given in REVLINE_CONNECTIONS.
+    key = existing_key(settings.secret_key, settings.secret_file)
+    connectors = build({**connections.load(engine, key), **settings.connections})
     if not connectors:
-        print("no connections configured: set REVLINE_CONNECTIONS (see README)", file=sys.stderr)
+        print("no connections configured: save one in the ledger or set REVLINE_CONNECTIONS", file=sys.stderr)
         return 2
     config = WorkerConfig(lease_seconds=settings.lease_seconds, page_size=settings.page_size)
     worker = Worker(engine, connectors, config)

@@ -21,6 +21,14 @@ def load_or_create_key(configured: str | None, path: str) -> str:
     return key
 
 
+def existing_key(configured: str | None, path: str) -> str | None:
+    """The configured key, else the one a demo run left in `path`, else None."""
+    if configured:
+        return configured
+    file = Path(path)
+    return file.read_text().strip() if file.exists() else None
+
+
 def encrypt(key: str, plaintext: str) -> str:
     return Fernet(key.encode()).encrypt(plaintext.encode()).decode()
 
