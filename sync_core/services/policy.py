@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -31,8 +32,11 @@ class ObjectPolicy:
 
     def fields_of(self, system: str) -> frozenset[str]:
         """The canonical fields `system` has a mapping for: the only ones ever written to it."""
-        found = self.mappings.get(system)
-        return frozenset(f.canonical for f in found.fields) if found else frozenset()
+        return self._fields.get(system, frozenset())
+
+    @cached_property
+    def _fields(self) -> dict[str, frozenset[str]]:
+        return {system: frozenset(f.canonical for f in m.fields) for system, m in self.mappings.items()}
 
 
 def _latest(session: Session, column: Any) -> int | None:
