@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from sync_core.domain.errors import ErrorCategory, PermanentError, RetryableError
+from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError
 from sync_core.domain.mapping import FieldMap, ObjectMapping
 from sync_core.domain.ownership import FieldRule, Rule
 from sync_core.persistence import lanes
@@ -257,7 +257,7 @@ class TrafficGenerator:
             self.new_contact(email=f"broken-address-{next(self._serial)}.example.com")
         else:
             self.systems["sales"].fail_next_calls(
-                1, RetryableError("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded", retry_after=3)
+                1, RateLimitedError("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded", retry_after=3)
             )
 
     def step(self) -> None:
