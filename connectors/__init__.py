@@ -19,8 +19,15 @@ def _memory(name: str, settings: Mapping[str, Any]) -> Connector:
     return InMemoryConnector(system, max_batch_size=int(settings.get("batch_size", 100)), name=name)
 
 
+def _hubspot(name: str, settings: Mapping[str, Any]) -> Connector:
+    from connectors.hubspot.config import from_settings
+
+    return from_settings(name, settings)
+
+
 REGISTRY: dict[str, ConnectorFactory] = {
     "memory": _memory,
+    "hubspot": _hubspot,
 }
 
 

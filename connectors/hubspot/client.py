@@ -1,0 +1,246 @@
+"""The only module that imports `hubspot`: CRM calls through hubspot-api-client, answers as wire JSON.
+
+Every call goes through the vendor client (auth, URLs, request models, its exception classes)
+with `_preload_content=False`, so the connector reads HubSpot's JSON and response headers as
+sent. Failures leave this module already translated by `errors.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import hubspot
+import urllib3
+from hubspot.crm.associations.v4 import (
+    ApiException as AssociationsApiException,
+)
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicDefaultAssociationMultiPost,
+    PublicDefaultAssociationMultiPost,
+)
+from hubspot.crm.objects import (
+    ApiException as ObjectsApiException,
+)
+from hubspot.crm.objects import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
+    Filter,
+    FilterGroup,
+    PublicObjectSearchRequest,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectId,
+)
+from hubspot.crm.properties import ApiException as PropertiesApiException
+
+from connectors.hubspot.errors import from_response, from_transport
+
+_API_ERRORS = (ObjectsApiException, AssociationsApiException, PropertiesApiException)
+_PREFIX = "x-hubspot-ratelimit-"
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """The last `X-HubSpot-RateLimit-*` values HubSpot sent (search answers carry none)."""
+
+    max: int | None  # requests allowed per interval
+    remaining: int | None  # left in the current interval
+    interval_ms: int | None
+    daily: int | None  # requests allowed per day
+    daily_remaining: int | None
+    observed_at: datetime
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], now: datetime) -> RateLimitHeaders | None:
+        values = {
+            key.lower()[len(_PREFIX):]: value for key, value in headers.items() if key.lower().startswith(_PREFIX)
+        }
+        if not values:
+            return None
+
+        def number(name: str) -> int | None:
+            try:
+                return int(values[name])
+            except (KeyError, ValueError):
+                return None
+
+        return cls(number("max"), number("remaining"), number("interval-milliseconds"), number("daily"),
+                   number("daily-remaining"), now)
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """One search filter: `property_name operator value`."""
+
+    property_name: str
+    operator: str
+    value: str | None = None
+
+
+class _Pacer:
+    """Spaces calls at least `1/per_second` apart across threads (HubSpot search: about 5 requests/s)."""
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class HubSpotClient:
+    """hubspot-api-client pointed at `base_url`, counting calls and remembering the rate-limit headers."""
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        timeout_seconds: float = 30.0,
+        search_per_second: float = 4.0,
+    ) -> None:
+        # urllib3's default retry stays: it repeats only failed connections and idempotent reads, never
+        # a POST that may have been applied; every other failure goes to the engine's retry policy.
+        self._client = hubspot.Client.create(access_token=access_token, host=base_url.rstrip("/"))
+        crm = self._client.crm
+        # `.basic_api` and friends build a new API object on every access: keep the references.
+        self._basic = crm.objects.basic_api
+        self._batch = crm.objects.batch_api
+        self._search = crm.objects.search_api
+        self._properties = crm.properties.core_api
+        self._associations = crm.associations.v4.batch_api
+        self._timeout = timeout_seconds
+        self._pacer = _Pacer(search_per_second)
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._usage: RateLimitHeaders | None = None
+
+    @property
+    def calls(self) -> int:
+        with self._lock:
+            return self._calls
+
+    @property
+    def usage(self) -> RateLimitHeaders | None:
+        with self._lock:
+            return self._usage
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def search(
+        self,
+        object_type: str,
+        filters: Sequence[FilterSpec],
+        *,
+        sort: str | None = None,
+        descending: bool = False,
+        properties: Sequence[str] = (),
+        limit: int = 200,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /crm/v3/objects/{object_type}/search with one filter group (its filters ANDed)."""
+        group = FilterGroup(filters=[Filter(property_name=f.property_name, operator=f.operator, value=f.value)
+                                     for f in filters])
+        request = PublicObjectSearchRequest(
+            filter_groups=[group] if filters else [],
+            # HubSpot takes sorts as objects; the client's model types them as strings, but serialises dicts.
+            sorts=[{"propertyName": sort, "direction": "DESCENDING" if descending else "ASCENDING"}] if sort else None,
+            properties=list(properties),
+            limit=limit,
+            after=after,
+        )
+        self._pacer.wait()
+        return self._call(self._search.do_search, object_type, request, search=True)
+
+    def batch_read(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str], id_property: str | None = None
+    ) -> dict[str, Any]:
+        body = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=i) for i in ids], properties=list(properties),
+            properties_with_history=[], id_property=id_property,
+        )
+        return self._call(self._batch.read, object_type, body)
+
+    def batch_upsert(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """inputs: {idProperty, id, properties, objectWriteTraceId}."""
+        body = BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
+            SimplePublicObjectBatchInputUpsert(
+                id_property=item["idProperty"], id=item["id"], properties=dict(item["properties"]),
+                object_write_trace_id=item.get("objectWriteTraceId"),
+            )
+            for item in inputs
+        ])
+        return self._call(self._batch.upsert, object_type, body)
+
+    def batch_update(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """inputs: {id, properties, objectWriteTraceId}."""
+        body = BatchInputSimplePublicObjectBatchInput(inputs=[
+            SimplePublicObjectBatchInput(
+                id=item["id"], properties=dict(item["properties"]),
+                object_write_trace_id=item.get("objectWriteTraceId"),
+            )
+            for item in inputs
+        ])
+        return self._call(self._batch.update, object_type, body)
+
+    def associate(self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """Default (unlabelled) associations, at most 100 pairs per call."""
+        body = BatchInputPublicDefaultAssociationMultiPost(inputs=[
+            PublicDefaultAssociationMultiPost(_from={"id": a}, to={"id": b}) for a, b in pairs
+        ])
+        return self._call(self._associations.create_default, from_type, to_type, body)
+
+    def list_page(self, object_type: str, limit: int = 1) -> dict[str, Any]:
+        return self._call(self._basic.get_page, object_type, limit=limit)
+
+    def properties(self, object_type: str) -> list[dict[str, Any]]:
+        results = self._call(self._properties.get_all, object_type)["body"].get("results") or []
+        return [r for r in results if isinstance(r, dict)]
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _call(self, method: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Run one SDK call; returns {"status", "body"} or raises a seam error."""
+        with self._lock:
+            self._calls += 1
+        try:
+            response = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+            try:
+                data = response.data
+                status = int(response.status)
+                headers = dict(response.headers)
+            finally:
+                response.release_conn()
+        except _API_ERRORS as error:
+            headers = dict(error.headers or {})
+            self._observe(headers)
+            raise from_response(int(error.status or 0), error.body, headers, search=search) from error
+        except urllib3.exceptions.HTTPError as error:
+            raise from_transport(error) from error
+        self._observe(headers)
+        try:
+            body = json.loads(data) if data else {}
+        except ValueError as error:
+            raise from_transport(error) from error
+        return {"status": status, "body": body}
+
+    def _observe(self, headers: Mapping[str, str]) -> None:
+        usage = RateLimitHeaders.from_headers(headers, datetime.now(UTC))
+        if usage is not None:
+            with self._lock:
+                self._usage = usage

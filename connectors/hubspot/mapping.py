@@ -1,0 +1,199 @@
+"""Pure HubSpot <-> canonical translation: object names, record JSON to SourceRecord, default field mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sync_core.domain.changes import SourceRecord
+from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.domain.mapping import FieldMap, ObjectMapping
+
+SYSTEM = "hubspot"
+ID_PROPERTY = "revline_id"  # the unique custom property Revline upserts by (the canonical id)
+
+OBJECT_NAMES = {
+    "company": "companies",
+    "contact": "contacts",
+    "deal": "deals",
+    "product": "products",
+    "line_item": "line_items",
+}
+
+# Contacts keep their modification stamp in `lastmodifieddate` (the property HubSpot's contact
+# search documents); every other object in `hs_lastmodifieddate`.
+MODIFIED_PROPERTY = dict.fromkeys(OBJECT_NAMES.values(), "hs_lastmodifieddate") | {"contacts": "lastmodifieddate"}
+SERVER_PROPERTIES = frozenset({"hs_object_id", "createdate", "hs_lastmodifieddate", "lastmodifieddate", ID_PROPERTY})
+
+# What is read for object types without a field mapping (deals, products, line items).
+_DEFAULT_READ = {
+    "deals": ("dealname", "amount", "closedate", "dealstage", "pipeline", "deal_currency_code", "hubspot_owner_id"),
+    "products": ("name", "hs_sku", "price", "description"),
+    "line_items": ("name", "hs_sku", "quantity", "price", "discount", "hs_product_id"),
+}
+
+# Canonical industries: Salesforce's standard Industry picklist, lower-cased, plus finer values for
+# common HubSpot options. HubSpot has about 150; a value without a canonical one is a mapping error.
+INDUSTRIES = {
+    "agriculture": "FARMING",
+    "apparel": "APPAREL_FASHION",
+    "banking": "BANKING",
+    "biotechnology": "BIOTECHNOLOGY",
+    "chemicals": "CHEMICALS",
+    "communications": "WIRELESS",
+    "construction": "CONSTRUCTION",
+    "consulting": "MANAGEMENT_CONSULTING",
+    "education": "EDUCATION_MANAGEMENT",
+    "electronics": "CONSUMER_ELECTRONICS",
+    "energy": "OIL_ENERGY",
+    "engineering": "CIVIL_ENGINEERING",
+    "entertainment": "ENTERTAINMENT",
+    "environmental": "ENVIRONMENTAL_SERVICES",
+    "finance": "FINANCIAL_SERVICES",
+    "food_beverage": "FOOD_BEVERAGES",
+    "government": "GOVERNMENT_ADMINISTRATION",
+    "healthcare": "HOSPITAL_HEALTH_CARE",
+    "hospitality": "HOSPITALITY",
+    "insurance": "INSURANCE",
+    "machinery": "MACHINERY",
+    "manufacturing": "INDUSTRIAL_AUTOMATION",
+    "media": "BROADCAST_MEDIA",
+    "not_for_profit": "NON_PROFIT_ORGANIZATION_MANAGEMENT",
+    "recreation": "RECREATIONAL_FACILITIES_AND_SERVICES",
+    "retail": "RETAIL",
+    "shipping": "PACKAGE_FREIGHT_DELIVERY",
+    "technology": "COMPUTER_SOFTWARE",
+    "telecommunications": "TELECOMMUNICATIONS",
+    "transportation": "TRANSPORTATION_TRUCKING_RAILROAD",
+    "utilities": "UTILITIES",
+    # finer than Salesforce's list; a Salesforce mapping sends these to its nearest value
+    "it_services": "INFORMATION_TECHNOLOGY_AND_SERVICES",
+    "internet": "INTERNET",
+    "logistics": "LOGISTICS_AND_SUPPLY_CHAIN",
+    "marketing": "MARKETING_AND_ADVERTISING",
+    "real_estate": "REAL_ESTATE",
+    "pharmaceuticals": "PHARMACEUTICALS",
+}
+LIFECYCLE_STAGES = {
+    "subscriber": "subscriber",
+    "lead": "lead",
+    "mql": "marketingqualifiedlead",
+    "sql": "salesqualifiedlead",
+    "opportunity": "opportunity",
+    "customer": "customer",
+    "evangelist": "evangelist",
+    "other": "other",
+}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def hubspot_object(object_type: str) -> str:
+    """The HubSpot object name for a canonical object type ('company' -> 'companies')."""
+    try:
+        return OBJECT_NAMES[object_type]
+    except KeyError:
+        known = ", ".join(sorted(OBJECT_NAMES))
+        raise PermanentError(f"HubSpot has no object for {object_type!r} (known: {known})",
+                             ErrorCategory.MAPPING) from None
+
+
+def canonical_object(hubspot_name: str) -> str:
+    """The canonical object type for a HubSpot object name ('contacts' -> 'contact')."""
+    for canonical, name in OBJECT_NAMES.items():
+        if name == hubspot_name:
+            return canonical
+    raise PermanentError(f"no canonical object type for HubSpot object {hubspot_name!r}", ErrorCategory.MAPPING)
+
+
+def default_mappings() -> list[ObjectMapping]:
+    """HubSpot property names (and option values) for the canonical company and contact fields."""
+    return [
+        ObjectMapping(SYSTEM, "company", (
+            FieldMap("name", "name"),
+            FieldMap("domain", "domain"),
+            FieldMap("phone", "phone"),
+            FieldMap("industry", "industry", INDUSTRIES),
+            FieldMap("city", "city"),
+            FieldMap("country", "country"),
+            FieldMap("annual_revenue", "annualrevenue"),
+        )),
+        ObjectMapping(SYSTEM, "contact", (
+            FieldMap("email", "email"),
+            FieldMap("first_name", "firstname"),
+            FieldMap("last_name", "lastname"),
+            FieldMap("phone", "phone"),
+            FieldMap("title", "jobtitle"),
+            FieldMap("lifecycle_stage", "lifecyclestage", LIFECYCLE_STAGES),
+            # HubSpot calculates the score: read it, never write it (READ_ONLY_VALUE).
+            FieldMap("lead_score", "hubspotscore"),
+            # A HubSpot company id: the engine must translate it to and from a canonical company id.
+            FieldMap("company_id", "associatedcompanyid"),
+        )),
+    ]
+
+
+def read_properties(object_type: str, mapping: ObjectMapping | None) -> list[str]:
+    """The properties to ask HubSpot for: the mapped ones, Revline's own, and the modification stamp."""
+    name = hubspot_object(object_type)
+    fields = [fm.vendor for fm in mapping.fields] if mapping else list(_DEFAULT_READ.get(name, ()))
+    extra = [ID_PROPERTY, "salesforce_id", MODIFIED_PROPERTY[name], "hs_object_id"]
+    return list(dict.fromkeys([*fields, *extra]))
+
+
+def parse_time(value: str) -> datetime:
+    """A HubSpot timestamp (ISO 8601 with `Z`, or epoch milliseconds) as an aware datetime."""
+    text = value.strip()
+    if text.isdigit():
+        return _EPOCH + timedelta(milliseconds=int(text))
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def to_millis(moment: datetime) -> int:
+    """Epoch milliseconds, in integers (float seconds * 1000 can land a millisecond short)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def source_record(object_type: str, record: Mapping[str, Any]) -> SourceRecord:
+    """A v3 object JSON (`{id, properties, createdAt, updatedAt, archived}`) as a SourceRecord.
+
+    The version is the modification stamp, so it changes exactly when HubSpot says the record did.
+    """
+    name = hubspot_object(object_type)
+    properties: Mapping[str, Any] = record.get("properties") or {}
+    stamp = properties.get(MODIFIED_PROPERTY[name]) or properties.get("hs_lastmodifieddate") or record["updatedAt"]
+    fields = {
+        key: (None if value == "" else value)
+        for key, value in properties.items()
+        if key not in SERVER_PROPERTIES
+    }
+    return SourceRecord(
+        external_id=str(record["id"]),
+        fields=fields,
+        version=str(stamp),
+        modified_at=parse_time(str(stamp)),
+        canonical_id=properties.get(ID_PROPERTY) or None,
+        deleted=bool(record.get("archived", False)),
+    )
+
+
+def property_value(value: Any) -> str:
+    """A canonical-side value as HubSpot property text; an empty string clears the property."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return str(to_millis(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def write_properties(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {name: property_value(value) for name, value in fields.items()}
