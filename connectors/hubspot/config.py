@@ -32,6 +32,9 @@ class HubSpotSettings(BaseSettings):
     index_lag_seconds: float = Field(
         default=5.0, ge=0, description="How far behind now changes are read: HubSpot's search index trails writes."
     )
+    app_secret: SecretStr | None = Field(
+        default=None, description="The app's client secret, which signs webhooks (X-HubSpot-Signature-v3)."
+    )
 
 
 def settings_from(values: Mapping[str, Any]) -> HubSpotSettings:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sync_core.domain.changes import SourceRecord
+from sync_core.domain.changes import ChangeNotice, SourceRecord
 from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.mapping import FieldMap, ObjectMapping
 
@@ -197,3 +197,29 @@ def property_value(value: Any) -> str:
 
 def write_properties(fields: Mapping[str, Any]) -> dict[str, str]:
     return {name: property_value(value) for name, value in fields.items()}
+
+
+def notices_from_events(system: str, events: Sequence[Mapping[str, Any]]) -> list[ChangeNotice]:
+    """Webhook events -> inbox notices, keyed on object, subscription, property and occurrence time.
+
+    HubSpot delivers at least once and out of order, and `eventId` alone does not name a
+    change, so the key is built from what the change is; redeliveries collapse onto it.
+    """
+    notices = []
+    for event in events:
+        subscription = str(event.get("subscriptionType", ""))
+        hubspot_type = subscription.split(".", 1)[0]
+        object_id = event.get("objectId")
+        if object_id is None or hubspot_type not in _EVENT_OBJECTS:
+            continue
+        object_type = _EVENT_OBJECTS[hubspot_type]
+        key = ":".join(
+            ("hubspot", object_type, str(object_id), subscription, str(event.get("propertyName") or ""),
+             str(event.get("occurredAt", "")))
+        )
+        notices.append(ChangeNotice(system, object_type, str(object_id), key, dict(event)))
+    return notices
+
+
+# Webhook subscription prefixes -> canonical object types.
+_EVENT_OBJECTS = {"contact": "contact", "company": "company", "deal": "deal", "product": "product"}

@@ -63,3 +63,14 @@ class WriteResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class ChangeNotice:
+    """A system's word (a webhook) that one record changed; `dedupe_key` names the change, not the delivery."""
+
+    system: str
+    object_type: str
+    external_id: str
+    dedupe_key: str
+    payload: Mapping[str, Any] = field(default_factory=dict)

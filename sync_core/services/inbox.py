@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Engine
 
+from sync_core.domain.changes import ChangeNotice
 from sync_core.persistence import lanes, statements
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import InboxEvent
@@ -16,18 +15,7 @@ from sync_core.persistence.tables import InboxEvent
 _INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class Notice:
-    """One system's word that one record changed; `dedupe_key` names the change, not the delivery."""
-
-    system: str
-    object_type: str
-    external_id: str
-    dedupe_key: str
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-def store(engine: Engine, notices: Sequence[Notice]) -> int:
+def store(engine: Engine, notices: Sequence[ChangeNotice]) -> int:
     """Keep each notice once (redeliveries are dropped) and wake the lanes that read them."""
     if not notices:
         return 0
@@ -35,7 +23,7 @@ def store(engine: Engine, notices: Sequence[Notice]) -> int:
     rows = [
         {
             "dedupe_key": n.dedupe_key, "system": n.system, "object_type": n.object_type,
-            "external_id": n.external_id, "payload": n.payload, "received_at": now,
+            "external_id": n.external_id, "payload": dict(n.payload), "received_at": now,
         }
         for n in notices
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from sync_core.domain.changes import ChangeNotice
 from sync_core.persistence import lanes
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import AuditLog, Connection, InboxEvent, Lane
@@ -16,9 +17,9 @@ def test_redelivered_notices_are_stored_once_and_wake_the_inbound_lane(ledger_ur
     with transaction(engine) as session:
         lanes.ensure_lanes(session, "hubspot", "contact")
         session.execute(Lane.__table__.update().values(due_at=None))  # type: ignore[attr-defined]
-    first = inbox.Notice("hubspot", "contact", "101", "contact:101:email:1700000000000")
-    again = inbox.Notice("hubspot", "contact", "101", "contact:101:email:1700000000000", {"attempt": 2})
-    other = inbox.Notice("hubspot", "contact", "101", "contact:101:firstname:1700000000000")
+    first = ChangeNotice("hubspot", "contact", "101", "contact:101:email:1700000000000")
+    again = ChangeNotice("hubspot", "contact", "101", "contact:101:email:1700000000000", {"attempt": 2})
+    other = ChangeNotice("hubspot", "contact", "101", "contact:101:firstname:1700000000000")
 
     assert inbox.store(engine, [first, other]) == 2
     assert inbox.store(engine, [again]) == 0
