@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from sync_core.domain import mapping
+from sync_core.domain import mapping, records
 from sync_core.domain.changes import WriteRequest, WriteResult
-from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, SyncError
+from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, RetryableError, SyncError
 from sync_core.domain.ownership import SystemState, apply
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.database import transaction
@@ -162,12 +162,29 @@ def _prepare(
                 raise PermanentError(
                     f"{target} has no field mapping for {policy.object_type}", ErrorCategory.MAPPING
                 )
-            vendor = mapping.to_vendor(target_mapping, fields)
-        except PermanentError as error:
+            vendor = mapping.to_vendor(target_mapping, _referenced(fields, policy.object_type, target, external))
+        except SyncError as error:
             outcome.error = error
             continue
         outcome.request = WriteRequest(group.canonical_id, external.get(group.canonical_id), vendor, group.keys)
     return outcomes
+
+
+def _referenced(fields: dict[str, Any], object_type: str, target: str, external: dict[str, str]) -> dict[str, Any]:
+    """`fields` with canonical ids in reference fields replaced by the target's own ids.
+
+    A referenced record the target does not hold yet (its write may be in this very batch's
+    queue) makes the write wait and try again, rather than point at nothing.
+    """
+    resolved = dict(fields)
+    for name, referenced_type in records.REFERENCES.get(object_type, {}).items():
+        value = fields.get(name)
+        if value in (None, ""):
+            continue
+        if str(value) not in external:
+            raise RetryableError(f"{target} has no {referenced_type} {value} yet for {object_type} {name}")
+        resolved[name] = external[str(value)]
+    return resolved
 
 
 def _send(connector: Connector, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
@@ -235,7 +252,11 @@ def run_batch(
             return BatchCounts(ops=len(requeue), done=len(requeue)) if requeue else None
         policy = load(session, claim.object_type)
         cids = [g.canonical_id for g in groups]
-        external = ledger.links_by_canonical(session, claim.system, cids)
+        referenced = {
+            str(g.fields[name]) for g in groups for name in records.REFERENCES.get(claim.object_type, {})
+            if g.fields.get(name) not in (None, "")
+        }
+        external = ledger.links_by_canonical(session, claim.system, [*cids, *referenced])
         known = ledger.shadows(session, cids, claim.system)
     seen = {cid: ledger.state_of(known.get((cid, claim.system))) for cid in cids}
     outcomes = _prepare(groups, policy, claim.system, external, seen)

@@ -82,6 +82,49 @@ def _canonical_ids(
     return linked
 
 
+def _resolve_references(
+    session: Session,
+    system: str,
+    object_type: str,
+    canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]],
+) -> set[str]:
+    """Turn the system's ids in reference fields into canonical ids, in place.
+
+    A reference to a record Revline has not linked yet (its lane has not read it) is left
+    out, so it reads as unknown rather than cleared; returns the records that had one, to
+    be read again.
+    """
+    unresolved: set[str] = set()
+    for field_name, target_type in records.REFERENCES.get(object_type, {}).items():
+        wanted = {str(v[field_name]) for v, _ in canonical.values() if v.get(field_name) not in (None, "")}
+        linked = ledger.links_by_external(session, system, target_type, wanted)
+        for external_id, (values, _) in canonical.items():
+            if field_name not in values or values[field_name] in (None, ""):
+                continue
+            found = linked.get(str(values[field_name]))
+            if found is None:
+                del values[field_name]
+                unresolved.add(external_id)
+            else:
+                values[field_name] = found
+    return unresolved
+
+
+def _read_again(
+    session: Session, system: str, object_type: str, page: Sequence[SourceRecord], now: datetime
+) -> None:
+    """Queue records for one more read (once per version), when what they point to may be linked."""
+    rows = [
+        {
+            "dedupe_key": f"reread:{system}:{object_type}:{r.external_id}:{r.version}",
+            "system": system, "object_type": object_type, "external_id": r.external_id,
+            "payload": {"reason": "a reference was not linked yet"}, "received_at": now,
+        }
+        for r in page
+    ]
+    ledger.add_inbox(session, rows)
+
+
 def _to_canonical(
     record: SourceRecord, source_mapping: ObjectMapping | None, system: str, object_type: str
 ) -> tuple[dict[str, Any], dict[str, datetime]]:
@@ -183,6 +226,7 @@ def ingest(
             canonical[record.external_id] = _to_canonical(record, source_mapping, system, object_type)
         except PermanentError as failure:
             failures[record.external_id] = failure
+    unresolved = _resolve_references(session, system, object_type, canonical)
     keys = {e: k for e, (values, _) in canonical.items() if (k := identity.match_key(object_type, values))}
     ids = _canonical_ids(session, system, object_type, page, keys, now)
     known = ledger.shadows(session, set(ids.values()))
@@ -215,13 +259,14 @@ def ingest(
         for target, fields in sorted(writes.items()):
             ops.append(_op(target, system, object_type, canonical_id, record, fields, now))
             counts.targets.add(target)
-        shadows.append(
-            ledger.shadow_row(canonical_id, system, object_type, observed, written_here, record.version, now)
-        )
+        # A record with a reference not yet resolved keeps no version, so its re-read is not skipped.
+        version = None if record.external_id in unresolved else record.version
+        shadows.append(ledger.shadow_row(canonical_id, system, object_type, observed, written_here, version, now))
     ledger.save_shadows(session, shadows)
     ledger.supersede_pending(session, object_type, replanned, [op["idempotency_key"] for op in ops], now)
     ledger.add_ops(session, ops)
     ledger.put_dead_ops(session, dead)
+    _read_again(session, system, object_type, [r for r in page if r.external_id in unresolved], now)
     ledger.resolve_dead_ingests(session, object_type, system, replanned, now)
     for target in counts.targets:
         lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)

@@ -50,6 +50,9 @@ class Company(_Record):
     city: str | None = None
     country: str | None = None
     annual_revenue: Decimal | None = None
+    owner: str | None = None
+    hubspot_id: str | None = None  # the record's id in HubSpot, written back to the other systems
+    salesforce_id: str | None = None  # the record's id in Salesforce, likewise
 
 
 class Contact(_Record):
@@ -63,6 +66,11 @@ class Contact(_Record):
     company_id: str | None = None
     lifecycle_stage: str | None = None
     lead_score: int | None = None
+    lead_source: str | None = None
+    original_source: str | None = None  # marketing attribution: the channel that first brought them
+    owner: str | None = None
+    hubspot_id: str | None = None
+    salesforce_id: str | None = None
 
 
 class Deal(_Record):
@@ -159,6 +167,19 @@ RECORD_TYPES: dict[str, type[BaseModel]] = {
     "invoice": Invoice,
     "payment": Payment,
 }
+
+REFERENCES: dict[str, dict[str, str]] = {
+    "contact": {"company_id": "company"},
+    "deal": {"company_id": "company"},
+    "order": {"company_id": "company", "deal_id": "deal"},
+    "shipment": {"order_id": "order"},
+    "invoice": {"order_id": "order"},
+    "payment": {"invoice_id": "invoice"},
+}
+"""Fields that hold another record's canonical id: object type -> {field: the referenced object type}.
+
+Each system holds its own id there; the engine translates through the links both ways.
+"""
 
 
 @cache

@@ -14,13 +14,14 @@ from sqlmodel import col
 
 from sync_core.domain.ownership import SystemState
 from sync_core.persistence import statements
-from sync_core.persistence.tables import EntityLink, MatchKey, OutboundOp, Shadow, TraceSpan, op_status_is
+from sync_core.persistence.tables import EntityLink, InboxEvent, MatchKey, OutboundOp, Shadow, TraceSpan, op_status_is
 
 _LINKS = EntityLink.__table__  # type: ignore[attr-defined]
 _SHADOWS = Shadow.__table__  # type: ignore[attr-defined]
 _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 _SPANS = TraceSpan.__table__  # type: ignore[attr-defined]
 _MATCH_KEYS = MatchKey.__table__  # type: ignore[attr-defined]
+_INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
 
 
 def idempotency_key(target: str, object_type: str, source: str, source_id: str, version: str, op: str) -> str:
@@ -215,6 +216,11 @@ def resolve_dead_ingests(
         )
         .values(status="done", result={"resolved": "the record was read again without fault"}, updated_at=now)
     )
+
+
+def add_inbox(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue change notices; one already queued under the same dedupe key is not queued again."""
+    statements.insert_ignore(session, _INBOX, rows, ["dedupe_key"])
 
 
 def add_spans(session: Session, rows: list[dict[str, Any]]) -> None:

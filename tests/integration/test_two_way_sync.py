@@ -151,3 +151,52 @@ def test_connecting_two_populated_systems_matches_instead_of_duplicating(ledger_
             )
         ).all()
     assert dict(canonical) == {"company": 1, "contact": 2}
+
+
+def test_a_contacts_company_is_translated_through_the_links_both_ways(ledger_url: str) -> None:
+    from dataclasses import replace
+
+    from sync_core.domain.mapping import FieldMap
+    from sync_core.domain.ownership import FieldRule, Rule
+    from sync_core.retry import RetryPolicy
+    from sync_core.services import policy
+
+    engine = ledger_engine(ledger_url)
+    install_policy(engine)
+    vendor = {"marketing": "associatedcompanyid", "sales": "AccountId"}
+    policy.save_mappings(
+        engine,
+        [
+            replace(m, fields=(*m.fields, FieldMap("company_id", vendor[m.system])))
+            for m in default_mappings()
+            if m.object_type == "contact"
+        ],
+        "test",
+    )
+    policy.save_rules(engine, "contact", [*default_rules()["contact"], FieldRule("company_id", Rule.TWO_WAY)], "test")
+    marketing, sales = InMemorySystem("marketing"), InMemorySystem("sales")
+    worker = Worker(
+        engine,
+        {"marketing": InMemoryConnector(marketing), "sales": InMemoryConnector(sales)},
+        retry=RetryPolicy(base_seconds=0.0, jitter=0.0),
+    )
+    # the contact is read in the same run as its company, possibly before it: nothing may be lost
+    contact = marketing.put("contact", {"email": "ada@acme.example", "firstname": "Ada"})
+    acme = marketing.put("company", {"name": "Acme", "domain": "acme.example"})
+    marketing.put("contact", {"associatedcompanyid": acme}, external_id=contact)
+    for _ in range(4):
+        sync(worker, ledger_url)
+
+    sales_acme = _sales_id_of(sales, "Acme")
+    [ada] = sales.all("contact").values()
+    assert ada["AccountId"] == sales_acme  # Salesforce's own id for the company, not HubSpot's
+
+    # sales moves Ada to another account: marketing follows, in its own ids
+    globex = sales.put("company", {"Name": "Globex", "Website": "globex.example"})
+    sync(worker, ledger_url)
+    [ada_id] = sales.all("contact")
+    sales.put("contact", {"AccountId": globex}, external_id=ada_id)
+    for _ in range(3):
+        sync(worker, ledger_url)
+    marketing_globex = _marketing_id_of(marketing, "Globex")
+    assert marketing.get("contact", contact)["associatedcompanyid"] == marketing_globex  # type: ignore[index]
