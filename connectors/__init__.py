@@ -25,9 +25,16 @@ def _hubspot(name: str, settings: Mapping[str, Any]) -> Connector:
     return from_settings(name, settings)
 
 
+def _salesforce(name: str, settings: Mapping[str, Any]) -> Connector:
+    from connectors.salesforce import create_connector
+
+    return create_connector(name, settings)
+
+
 REGISTRY: dict[str, ConnectorFactory] = {
     "memory": _memory,
     "hubspot": _hubspot,
+    "salesforce": _salesforce,
 }
 
 

@@ -175,6 +175,22 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+SANDBOXES = {"hubspot": 8101, "salesforce": 8102}
+
+
+def cmd_sandbox(_settings: Settings, args: argparse.Namespace) -> int:
+    port = args.port or SANDBOXES[args.vendor]
+    if args.vendor == "hubspot":
+        from connectors.hubspot.sandbox import serve as serve_hubspot
+
+        serve_hubspot(port=port, seed=args.seed, records=args.records)
+    else:
+        from connectors.salesforce.sandbox import serve as serve_salesforce
+
+        serve_salesforce(port=port, seed=args.seed, records=args.records)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="revline",
@@ -233,6 +249,18 @@ def parser() -> argparse.ArgumentParser:
         description="Apply the Alembic migrations shipped with Revline to REVLINE_DATABASE_URL.",
     )
     migrate.set_defaults(run=cmd_migrate)
+    sandbox = commands.add_parser(
+        "sandbox", help="serve a wire-compatible HubSpot or Salesforce on localhost, for tests and the demo",
+        description="Serve a sandbox that speaks the vendor's API closely enough for its own client library: "
+        "HubSpot over HTTP on 8101 (token sandbox-token), Salesforce over HTTPS on 8102 with a certificate "
+        "made at start (OAuth client sandbox/sandbox, CA at /__sandbox__/ca.pem). Seeded, deterministic data; "
+        "faults and a request log under /__sandbox__/.",
+    )
+    sandbox.add_argument("vendor", choices=sorted(SANDBOXES), help="which system to serve")
+    sandbox.add_argument("--port", type=int, default=None, help="port (default 8101 HubSpot, 8102 Salesforce)")
+    sandbox.add_argument("--seed", type=int, default=7, help="seed of the generated data (default 7)")
+    sandbox.add_argument("--records", type=int, default=50, help="companies to seed (default 50)")
+    sandbox.set_defaults(run=cmd_sandbox)
     return top
 
 

@@ -218,7 +218,8 @@ def ingest(
     counts = IntakeCounts(records=len(page))
     source_mapping = policy.mappings.get(system)
     # The system says Revline made the latest change: an echo of our own write, nothing to plan.
-    page = [r for r in _latest_per_record(page) if not r.last_written_by_revline]
+    # Deletions are not propagated (a person decides those); the record's links stay for the audit trail.
+    page = [r for r in _latest_per_record(page) if not r.last_written_by_revline and not r.deleted]
     canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]] = {}
     failures: dict[str, PermanentError] = {}
     for record in page:

@@ -71,8 +71,9 @@ def hubspot(url: str) -> HubSpotConnector:
     return connect(url)
 
 
-def read_all(connector: HubSpotConnector, object_type: str, limit: int, cursor: str | None = None
-             ) -> tuple[list[SourceRecord], str | None]:
+def read_all(
+    connector: HubSpotConnector, object_type: str, limit: int, cursor: str | None = None
+) -> tuple[list[SourceRecord], str | None]:
     records: list[SourceRecord] = []
     while True:
         page = connector.read_changes(object_type, cursor, limit)
@@ -203,8 +204,13 @@ def test_read_by_ids_in_batches_leaving_missing_ones_out(hubspot: HubSpotConnect
 
 
 def test_write_batch_upserts_by_revline_id(hubspot: HubSpotConnector, sandbox: Sandbox) -> None:
-    results = hubspot.write_batch("company", [write("rv-a", name="Acme", industry="COMPUTER_SOFTWARE"),
-                                              write("rv-b", name="Globex", annualrevenue=Decimal("1500000.50"))])
+    results = hubspot.write_batch(
+        "company",
+        [
+            write("rv-a", name="Acme", industry="COMPUTER_SOFTWARE"),
+            write("rv-b", name="Globex", annualrevenue=Decimal("1500000.50")),
+        ],
+    )
     assert [(r.ok, r.created) for r in results] == [(True, True), (True, True)]
     stored = sandbox.store.get("companies", results[1].external_id or "")
     assert stored is not None
@@ -220,8 +226,9 @@ def test_write_batch_updates_linked_records_by_id_and_stamps_the_revline_id(
     hubspot: HubSpotConnector, sandbox: Sandbox
 ) -> None:
     existing = sandbox.store.create("contacts", {"email": "linked@example.com"}, "CRM_UI")
-    results = hubspot.write_batch("contact", [write("rv-linked", existing.id, firstname="Lin"),
-                                              write("rv-gone", "31337", firstname="Ghost")])
+    results = hubspot.write_batch(
+        "contact", [write("rv-linked", existing.id, firstname="Lin"), write("rv-gone", "31337", firstname="Ghost")]
+    )
     assert results[0].ok
     assert results[0].external_id == existing.id
     assert results[0].created is False
@@ -245,8 +252,12 @@ def test_partial_batch_failure_fails_only_the_bad_records(hubspot: HubSpotConnec
     results = hubspot.write_batch("contact", writes)
     assert [r.canonical_id for r in results] == [w.canonical_id for w in writes]
     categories = {r.canonical_id: r.error.category for r in results if isinstance(r.error, PermanentError)}
-    assert categories == {"rv-2": ErrorCategory.VALIDATION, "rv-4": ErrorCategory.VALIDATION,
-                          "rv-5": ErrorCategory.DUPLICATE, "rv-6": ErrorCategory.VALIDATION}
+    assert categories == {
+        "rv-2": ErrorCategory.VALIDATION,
+        "rv-4": ErrorCategory.VALIDATION,
+        "rv-5": ErrorCategory.DUPLICATE,
+        "rv-6": ErrorCategory.VALIDATION,
+    }
     assert all(r.ok and r.created for r in results if r.canonical_id in {"rv-1", "rv-3", "rv-7"})
     assert sandbox.store.count("contacts") == 4
 
@@ -309,8 +320,9 @@ def test_timeout_after_the_write_then_retry_creates_no_duplicate(url: str, sandb
 
 
 def test_429_is_retryable_after_the_interval_from_the_headers(hubspot: HubSpotConnector, sandbox: Sandbox) -> None:
-    sandbox.set_faults(FaultProfile(rate_limit={"per_interval": 2, "interval_ms": 2500, "daily": 1000},
-                                    search_per_second=0))
+    sandbox.set_faults(
+        FaultProfile(rate_limit={"per_interval": 2, "interval_ms": 2500, "daily": 1000}, search_per_second=0)
+    )
     hubspot.read("company", ["1"])
     usage = hubspot.usage()
     assert usage is not None
@@ -324,8 +336,9 @@ def test_429_is_retryable_after_the_interval_from_the_headers(hubspot: HubSpotCo
 
 
 def test_daily_429_waits_for_the_next_day(hubspot: HubSpotConnector, sandbox: Sandbox) -> None:
-    sandbox.set_faults(FaultProfile(rate_limit={"per_interval": 100, "interval_ms": 10_000, "daily": 1},
-                                    search_per_second=0))
+    sandbox.set_faults(
+        FaultProfile(rate_limit={"per_interval": 100, "interval_ms": 10_000, "daily": 1}, search_per_second=0)
+    )
     hubspot.read("company", ["1"])
     with pytest.raises(RateLimitedError) as caught:
         hubspot.read("company", ["1"])
@@ -392,8 +405,12 @@ def test_associate_contacts_with_companies(hubspot: HubSpotConnector, sandbox: S
 @pytest.mark.parametrize(
     ("status", "body", "headers", "expected"),
     [
-        (429, '{"policyName":"TEN_SECONDLY_ROLLING"}', {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
-         (RateLimitedError, 10.0)),
+        (
+            429,
+            '{"policyName":"TEN_SECONDLY_ROLLING"}',
+            {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
+            (RateLimitedError, 10.0),
+        ),
         (429, "{}", {"Retry-After": "7"}, (RateLimitedError, 7.0)),
         (429, "{}", {}, (RateLimitedError, 10.0)),
         (502, "<html>bad gateway</html>", {}, (RetryableError, None)),
@@ -421,8 +438,12 @@ def test_responses_translate_into_the_two_error_classes(
 
 
 def test_batch_entries_translate_and_name_their_inputs() -> None:
-    entry = {"status": "error", "category": "CONFLICT", "message": "dup",
-             "context": {"objectWriteTraceId": ["rv-1"], "ids": ["rv-1"]}}
+    entry = {
+        "status": "error",
+        "category": "CONFLICT",
+        "message": "dup",
+        "context": {"objectWriteTraceId": ["rv-1"], "ids": ["rv-1"]},
+    }
     error = from_batch_error(entry)
     assert isinstance(error, PermanentError)
     assert error.category is ErrorCategory.DUPLICATE
@@ -433,8 +454,15 @@ def test_batch_entries_translate_and_name_their_inputs() -> None:
 
 def test_default_mappings_round_trip_through_hubspot_values() -> None:
     mappings = {m.object_type: m for m in default_mappings()}
-    canonical = {"name": "Acme", "domain": "acme.example", "industry": "finance", "city": "Oslo",
-                 "country": "Norway", "phone": "+47 1", "annual_revenue": "100"}
+    canonical = {
+        "name": "Acme",
+        "domain": "acme.example",
+        "industry": "finance",
+        "city": "Oslo",
+        "country": "Norway",
+        "phone": "+47 1",
+        "annual_revenue": "100",
+    }
     vendor = to_vendor(mappings["company"], canonical)
     assert vendor["industry"] == "FINANCIAL_SERVICES"
     assert vendor["annualrevenue"] == "100"
@@ -456,12 +484,23 @@ def test_every_mapped_value_is_a_hubspot_option_and_every_seeded_value_is_mapped
 
 
 def test_record_json_becomes_a_source_record() -> None:
-    record = source_record("contact", {
-        "id": "501",
-        "properties": {"email": "x@y.example", "firstname": "", "revline_id": "rv-9", "hs_object_id": "501",
-                       "lastmodifieddate": "2026-01-05T09:00:00.123Z", "createdate": "2026-01-01T00:00:00.000Z"},
-        "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-05T09:00:00.123Z", "archived": False,
-    })
+    record = source_record(
+        "contact",
+        {
+            "id": "501",
+            "properties": {
+                "email": "x@y.example",
+                "firstname": "",
+                "revline_id": "rv-9",
+                "hs_object_id": "501",
+                "lastmodifieddate": "2026-01-05T09:00:00.123Z",
+                "createdate": "2026-01-01T00:00:00.000Z",
+            },
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "updatedAt": "2026-01-05T09:00:00.123Z",
+            "archived": False,
+        },
+    )
     assert record.external_id == "501"
     assert record.canonical_id == "rv-9"
     assert record.fields == {"email": "x@y.example", "firstname": None}

@@ -92,6 +92,7 @@ def _route(endpoint: Endpoint) -> Route:
     async def run(request: Request) -> Response:
         sandbox: Sandbox = request.app.state.sandbox
         started = time.perf_counter()
+        arrived = time.monotonic()
         correlation = correlation_id()
         status, body, headers = await _serve(sandbox, endpoint, request, correlation)
         label = endpoint.template
@@ -100,7 +101,7 @@ def _route(endpoint: Endpoint) -> Route:
                 resolved = resolve_object_type(request.path_params[name]) or request.path_params[name]
                 label = label.replace("{" + name + "}", resolved)
         sandbox.log.record(LoggedRequest(now_ms(), request.method, request.url.path, f"{request.method} {label}",
-                                         status, (time.perf_counter() - started) * 1000))
+                                         status, (time.perf_counter() - started) * 1000), arrived)
         if body is None:
             return Response(status_code=status, headers=headers)
         return JSONResponse(body, status, headers)

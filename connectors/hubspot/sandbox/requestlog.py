@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
@@ -32,15 +33,20 @@ class RequestLog:
         self._recent: deque[LoggedRequest] = deque(maxlen=keep)
         self._by_endpoint: Counter[str] = Counter()
         self._by_status: Counter[int] = Counter()
+        self._cleared_at = time.monotonic()
 
-    def record(self, entry: LoggedRequest) -> None:
+    def record(self, entry: LoggedRequest, arrived: float) -> None:
+        """Count a request answered now; `arrived` (time.monotonic) is when it came in."""
         with self._lock:
+            if arrived < self._cleared_at:
+                return  # it came in before the log was cleared (a slow answer): it belongs to the old log
             self._recent.append(entry)
             self._by_endpoint[entry.endpoint] += 1
             self._by_status[entry.status] += 1
 
     def clear(self) -> None:
         with self._lock:
+            self._cleared_at = time.monotonic()
             self._recent.clear()
             self._by_endpoint.clear()
             self._by_status.clear()

@@ -1,0 +1,236 @@
+"""The Connector port over one Salesforce org: changes by SystemModstamp, reads by Id, upserts on Revline_Id__c."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from connectors.salesforce import errors
+from connectors.salesforce.client import BulkOutcome, SalesforceClient
+from connectors.salesforce.config import SalesforceConfig
+from connectors.salesforce.cursor import ChangeCursor
+from connectors.salesforce.mapping import (
+    REVLINE_ID,
+    is_record_id,
+    parse_stamp,
+    sobject_for,
+    soql_datetime,
+    soql_string,
+    to_bulk_row,
+    to_source_record,
+    to_update_record,
+    to_upsert_record,
+)
+from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.errors import ErrorCategory, PermanentError, RetryableError, SyncError
+from sync_core.domain.quota import ApiUsage
+from sync_core.ports import Clock
+
+# sObject Collections take at most 200 records per call.
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections.htm
+COLLECTION_SIZE = 200
+# Ids per `Id IN (...)` query: 200 quoted ids keep the GET well under Salesforce's 16,384-byte URI limit.
+READ_CHUNK = 200
+# Field types SOQL cannot select as one column (compound fields repeat their parts) or that are too big to poll.
+_UNSELECTABLE = frozenset({"address", "location", "base64"})
+# Always read: the change feed is ordered and deduplicated on these, and echoes are told apart by them.
+_SYSTEM_COLUMNS = ("Id", "IsDeleted", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """`items` in lists of at most `size` (itertools.batched arrives with Python 3.12)."""
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SalesforceConnector:
+    """One Salesforce org behind the engine's Connector protocol.
+
+    `usage()` is the org's rolling 24-hour API usage as the latest response reported it
+    (Sforce-Limit-Info), `api_calls` the requests this connector made, `integration_user_id`
+    the user Revline's token acts as.
+    """
+
+    def __init__(self, config: SalesforceConfig, name: str = "salesforce", clock: Clock | None = None) -> None:
+        self.system = name
+        self.max_batch_size = COLLECTION_SIZE
+        self.config = config
+        self._clock: Clock = clock or _UtcClock()
+        self._client = SalesforceClient(config, self._clock)
+        self._columns: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def api_calls(self) -> int:
+        return self._client.api_calls
+
+    def usage(self) -> ApiUsage | None:
+        """The org's rolling 24-hour allocation from the latest Sforce-Limit-Info; None before any call."""
+        seen = self._client.usage
+        if seen is None:
+            return None
+        return ApiUsage(daily_limit=seen.limit, daily_remaining=seen.remaining)
+
+    @property
+    def integration_user_id(self) -> str | None:
+        return self._client.user_id
+
+    def close(self) -> None:
+        """Release the connection pool (a worker shutting down)."""
+        self._client.close()
+
+    def check(self) -> None:
+        """Log in and read the org's limits: one token request and one API call."""
+        self._client.connect()
+        self._client.limits()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def columns(self, sobject: str) -> tuple[str, ...]:
+        """Every selectable field of `sobject`, from its describe (read once per connector)."""
+        if sobject not in self._columns:
+            described = self._client.describe(sobject)
+            names = [str(f["name"]) for f in described.get("fields", []) if f.get("type") not in _UNSELECTABLE]
+            missing = [c for c in _SYSTEM_COLUMNS if c not in names]
+            self._columns[sobject] = tuple(dict.fromkeys([*_SYSTEM_COLUMNS[:1], *names, *missing]))
+        return self._columns[sobject]
+
+    def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
+        """Records (deleted ones too) whose SystemModstamp moved since `cursor`, oldest first.
+
+        Records stamped within `settle_seconds` of now wait for the next read: their second may still
+        gain records. Without an overlap the read continues exactly after the last (SystemModstamp,
+        Id) delivered; with one it goes back `overlap_seconds` and skips what it already delivered.
+        """
+        if limit < 1:
+            raise PermanentError(f"salesforce: read_changes needs a limit >= 1, not {limit}", ErrorCategory.UNEXPECTED)
+        sobject = sobject_for(object_type)
+        state = ChangeCursor.decode(cursor)
+        overlap = timedelta(seconds=self.config.overlap_seconds)
+        upper = (self._clock.now() - timedelta(seconds=self.config.settle_seconds)).replace(microsecond=0)
+        conditions = [f"SystemModstamp < {soql_datetime(upper)}"]
+        fetch = limit
+        if state.since is not None and overlap > timedelta(0):
+            lower = state.lower_bound(overlap)
+            assert lower is not None
+            conditions.insert(0, f"SystemModstamp >= {soql_datetime(lower)}")
+            fetch = limit + len(state.seen)  # the window's rows come back and are skipped
+        elif state.since is not None:
+            since = soql_datetime(parse_stamp(state.since))
+            last_id = soql_string(str(state.last_id))
+            keyset = f"(SystemModstamp > {since} OR (SystemModstamp = {since} AND Id > {last_id}))"
+            conditions.insert(0, keyset)
+        soql = (
+            f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE {' AND '.join(conditions)}"
+            f" ORDER BY SystemModstamp ASC, Id ASC LIMIT {fetch}"
+        )
+        rows = self._client.query(soql, include_deleted=True)  # queryAll: deletions are changes too
+        fresh = [r for r in rows if state.is_new(str(r["Id"]), str(r["SystemModstamp"]))][:limit]
+        records = tuple(to_source_record(r, self._client.user_id) for r in fresh)
+        following = state.after(((r.external_id, r.version) for r in records), overlap)
+        return ChangePage(records, following.encode(), has_more=len(rows) >= fetch)
+
+    def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
+        """The current state of records by Salesforce Id; unknown, malformed and deleted ids are left out."""
+        sobject = sobject_for(object_type)
+        wanted = [i for i in dict.fromkeys(ids) if is_record_id(i)]
+        found: list[SourceRecord] = []
+        for chunk in _chunks(wanted, READ_CHUNK):
+            quoted = ", ".join(soql_string(i) for i in chunk)
+            soql = f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE Id IN ({quoted})"
+            found.extend(to_source_record(r, self._client.user_id) for r in self._client.query(soql))
+        return found
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def write_batch(self, object_type: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Upsert keyed on Revline_Id__c (records Revline knows by Id are updated by Id), one result per write.
+
+        Up to `bulk_threshold` records go through sObject Collections, 200 per call; more through one
+        Bulk API 2.0 job. If every call failed as a whole, that error is raised; otherwise each
+        record carries its own outcome.
+        """
+        if not writes:
+            return []
+        sobject = sobject_for(object_type)
+        groups = (
+            ([(i, w) for i, w in enumerate(writes) if not w.external_id], False),
+            ([(i, w) for i, w in enumerate(writes) if w.external_id], True),
+        )
+        results: dict[int, WriteResult] = {}
+        failures: list[SyncError] = []
+        calls = 0
+        for group, by_id in groups:
+            if not group:
+                continue
+            bulk = len(writes) > self.config.bulk_threshold
+            for chunk in [group] if bulk else _chunks(group, COLLECTION_SIZE):
+                calls += 1
+                try:
+                    if bulk:
+                        results.update(self._bulk(sobject, chunk, by_id))
+                    else:
+                        results.update(self._collection(sobject, chunk, by_id))
+                except SyncError as error:
+                    failures.append(error)
+                    results.update({i: WriteResult(w.canonical_id, w.external_id, error=error) for i, w in chunk})
+        if failures and len(failures) == calls:
+            raise failures[0]
+        return [results[i] for i in range(len(writes))]
+
+    def _collection(self, sobject: str, chunk: list[tuple[int, WriteRequest]], by_id: bool) -> dict[int, WriteResult]:
+        if by_id:
+            answers = self._client.update_collection([to_update_record(sobject, w) for _, w in chunk])
+        else:
+            answers = self._client.upsert_collection(
+                sobject, REVLINE_ID, [to_upsert_record(sobject, w) for _, w in chunk]
+            )
+        if len(answers) != len(chunk):
+            raise errors.unexpected(f"answered {len(answers)} results for {len(chunk)} records")
+        return {i: self._result(w, answer) for (i, w), answer in zip(chunk, answers, strict=True)}
+
+    def _result(self, write: WriteRequest, answer: Mapping[str, Any]) -> WriteResult:
+        if answer.get("success"):
+            return WriteResult(write.canonical_id, str(answer["id"]), created=bool(answer.get("created", False)))
+        error = errors.from_record_errors(answer.get("errors") or [], self.config.limit_retry_seconds)
+        return WriteResult(write.canonical_id, write.external_id, error=error)
+
+    def _bulk(self, sobject: str, chunk: list[tuple[int, WriteRequest]], by_id: bool) -> dict[int, WriteResult]:
+        rows = [to_bulk_row(w, by_id) for _, w in chunk]
+        outcome = self._client.bulk_ingest(sobject, rows, None if by_id else REVLINE_ID)
+        by_key = self._bulk_results(outcome)
+        missing = RetryableError("salesforce: the Bulk API job reported nothing for this record")
+        return {
+            i: by_key.get(w.canonical_id) or WriteResult(w.canonical_id, w.external_id, error=missing) for i, w in chunk
+        }
+
+    def _bulk_results(self, outcome: BulkOutcome) -> dict[str, WriteResult]:
+        """Results keyed on the canonical id (the Revline_Id__c column every row carries)."""
+        wait = self.config.limit_retry_seconds
+        found: dict[str, WriteResult] = {}
+        for row in outcome.successful:
+            key = row.get(REVLINE_ID, "")
+            found[key] = WriteResult(key, row.get("sf__Id") or None, created=row.get("sf__Created") == "true")
+        for row in outcome.failed:
+            key = row.get(REVLINE_ID, "")
+            found[key] = WriteResult(
+                key, row.get("sf__Id") or None, error=errors.from_bulk_error(row.get("sf__Error", ""), wait)
+            )
+        for row in outcome.unprocessed:
+            key = row.get(REVLINE_ID, "")
+            found[key] = WriteResult(
+                key, error=RetryableError("salesforce: the Bulk API job did not process this record")
+            )
+        return found
+
+
+def create_connector(name: str, settings: Mapping[str, Any]) -> SalesforceConnector:
+    """The registry factory: a connector for connection `name` from its settings."""
+    return SalesforceConnector(SalesforceConfig.from_settings(name, settings), name=name)

@@ -1,0 +1,163 @@
+"""Pure translations: object types to sObjects, rows to SourceRecords, writes to sObject bodies, default mappings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sync_core.domain.changes import SourceRecord, WriteRequest
+from sync_core.domain.errors import ErrorCategory, PermanentError
+from sync_core.domain.mapping import FieldMap, ObjectMapping
+
+SOBJECTS = {
+    "company": "Account",
+    "contact": "Contact",
+    "deal": "Opportunity",
+    "product": "Product2",
+    "price_entry": "PricebookEntry",
+}
+# The external-id field Revline writes its canonical id to: the upsert key that makes a retry
+# after an unknown outcome update the record the first attempt created instead of duplicating it.
+REVLINE_ID = "Revline_Id__c"
+BULK_NULL = "#N/A"  # how a Bulk API CSV sets a field to null (an empty cell leaves it unchanged)
+_ID = re.compile(r"^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?$")
+# Salesforce's picklist values for Industry, keyed by canonical (lower snake case) industry.
+INDUSTRIES = {
+    v.lower().replace(" & ", "_and_").replace(" ", "_"): v
+    for v in (
+        "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications", "Construction",
+        "Consulting", "Education", "Electronics", "Energy", "Engineering", "Entertainment", "Environmental",
+        "Finance", "Food & Beverage", "Government", "Healthcare", "Hospitality", "Insurance", "Machinery",
+        "Manufacturing", "Media", "Not For Profit", "Other", "Recreation", "Retail", "Shipping", "Technology",
+        "Telecommunications", "Transportation", "Utilities",
+    )
+}  # fmt: skip
+LIFECYCLE_STAGES = {
+    "subscriber": "Subscriber",
+    "lead": "Lead",
+    "mql": "Marketing Qualified Lead",
+    "sql": "Sales Qualified Lead",
+    "opportunity": "Opportunity",
+    "customer": "Customer",
+    "evangelist": "Evangelist",
+    "other": "Other",
+}
+
+
+def sobject_for(object_type: str) -> str:
+    """The sObject holding a canonical object type ('company' -> 'Account')."""
+    try:
+        return SOBJECTS[object_type]
+    except KeyError:
+        known = ", ".join(sorted(SOBJECTS))
+        raise PermanentError(
+            f"salesforce has no sObject for {object_type!r} (known: {known})", ErrorCategory.MAPPING
+        ) from None
+
+
+def is_record_id(value: str) -> bool:
+    """True for a 15- or 18-character Salesforce id (anything else cannot be quoted into SOQL safely)."""
+    return bool(_ID.match(value))
+
+
+def parse_stamp(text: str) -> datetime:
+    """A Salesforce datetime ('2024-01-15T10:20:30.000+0000') as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def soql_datetime(moment: datetime) -> str:
+    """A SOQL datetime literal, whole seconds (SOQL wants no quotes and an explicit zone)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def soql_string(value: str) -> str:
+    """A quoted SOQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def to_source_record(row: Mapping[str, Any], integration_user_id: str | None) -> SourceRecord:
+    """A queried row as the engine sees it; parent relationships and `attributes` are left out."""
+    fields = {k: v for k, v in row.items() if k != "attributes" and not isinstance(v, Mapping)}
+    stamp = str(row["SystemModstamp"])
+    modified = row.get("LastModifiedDate") or stamp
+    canonical = row.get(REVLINE_ID)
+    return SourceRecord(
+        external_id=str(row["Id"]),
+        fields=fields,
+        version=stamp,
+        modified_at=parse_stamp(str(modified)),
+        canonical_id=str(canonical) if canonical else None,
+        last_written_by_revline=integration_user_id is not None and row.get("LastModifiedById") == integration_user_id,
+        deleted=bool(row.get("IsDeleted")),
+    )
+
+
+def _body(write: WriteRequest) -> dict[str, Any]:
+    return {k: v for k, v in write.fields.items() if k not in ("Id", "attributes", REVLINE_ID)}
+
+
+def to_upsert_record(sobject: str, write: WriteRequest) -> dict[str, Any]:
+    """An sObject Collections upsert record keyed on Revline_Id__c = the canonical id."""
+    return {"attributes": {"type": sobject}, **_body(write), REVLINE_ID: write.canonical_id}
+
+
+def to_update_record(sobject: str, write: WriteRequest) -> dict[str, Any]:
+    """An sObject Collections update of a record Revline already knows, stamping its canonical id on it."""
+    return {"attributes": {"type": sobject}, "Id": write.external_id, **_body(write), REVLINE_ID: write.canonical_id}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return BULK_NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def to_bulk_row(write: WriteRequest, by_id: bool) -> dict[str, str]:
+    """A Bulk API 2.0 CSV row: every value a string, null written as #N/A."""
+    row = {k: _cell(v) for k, v in _body(write).items()}
+    row[REVLINE_ID] = write.canonical_id
+    if by_id:
+        row["Id"] = str(write.external_id)
+    return row
+
+
+def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
+    """Canonical companies and contacts in Salesforce's field names, for a connection called `system`.
+
+    A contact's company_id holds the Account's Salesforce Id here; the engine translates it
+    through its links to the canonical company and back.
+    """
+    return [
+        ObjectMapping(
+            system,
+            "company",
+            (
+                FieldMap("name", "Name"),
+                FieldMap("domain", "Website"),
+                FieldMap("phone", "Phone"),
+                FieldMap("industry", "Industry", INDUSTRIES),
+                FieldMap("city", "BillingCity"),
+                FieldMap("country", "BillingCountry"),
+                FieldMap("annual_revenue", "AnnualRevenue"),
+            ),
+        ),
+        ObjectMapping(
+            system,
+            "contact",
+            (
+                FieldMap("email", "Email"),
+                FieldMap("first_name", "FirstName"),
+                FieldMap("last_name", "LastName"),
+                FieldMap("phone", "Phone"),
+                FieldMap("title", "Title"),
+                FieldMap("lifecycle_stage", "Lifecycle_Stage__c", LIFECYCLE_STAGES),
+                FieldMap("lead_score", "Lead_Score__c"),
+                # The account's Salesforce Id; the engine translates it to and from the canonical company.
+                FieldMap("company_id", "AccountId"),
+            ),
+        ),
+    ]
