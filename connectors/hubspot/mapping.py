@@ -52,7 +52,7 @@ INDUSTRIES = {
     "entertainment": "ENTERTAINMENT",
     "environmental": "ENVIRONMENTAL_SERVICES",
     "finance": "FINANCIAL_SERVICES",
-    "food_beverage": "FOOD_BEVERAGES",
+    "food_and_beverage": "FOOD_BEVERAGES",
     "government": "GOVERNMENT_ADMINISTRATION",
     "healthcare": "HOSPITAL_HEALTH_CARE",
     "hospitality": "HOSPITALITY",
@@ -75,6 +75,17 @@ INDUSTRIES = {
     "marketing": "MARKETING_AND_ADVERTISING",
     "real_estate": "REAL_ESTATE",
     "pharmaceuticals": "PHARMACEUTICALS",
+}
+ORIGINAL_SOURCES = {
+    "organic_search": "ORGANIC_SEARCH",
+    "paid_search": "PAID_SEARCH",
+    "email_marketing": "EMAIL_MARKETING",
+    "social_media": "SOCIAL_MEDIA",
+    "referrals": "REFERRALS",
+    "other_campaigns": "OTHER_CAMPAIGNS",
+    "direct_traffic": "DIRECT_TRAFFIC",
+    "offline": "OFFLINE",
+    "paid_social": "PAID_SOCIAL",
 }
 LIFECYCLE_STAGES = {
     "subscriber": "subscriber",
@@ -113,6 +124,8 @@ def default_mappings() -> list[ObjectMapping]:
     """HubSpot property names (and option values) for the canonical company and contact fields."""
     return [
         ObjectMapping(SYSTEM, "company", (
+            FieldMap("hubspot_id", "hs_object_id"),
+            FieldMap("salesforce_id", "salesforce_id"),
             FieldMap("name", "name"),
             FieldMap("domain", "domain"),
             FieldMap("phone", "phone"),
@@ -122,6 +135,10 @@ def default_mappings() -> list[ObjectMapping]:
             FieldMap("annual_revenue", "annualrevenue"),
         )),
         ObjectMapping(SYSTEM, "contact", (
+            FieldMap("hubspot_id", "hs_object_id"),
+            FieldMap("salesforce_id", "salesforce_id"),
+            # Marketing attribution: HubSpot records where the person first came from (read-only there).
+            FieldMap("original_source", "hs_analytics_source", ORIGINAL_SOURCES),
             FieldMap("email", "email"),
             FieldMap("first_name", "firstname"),
             FieldMap("last_name", "lastname"),

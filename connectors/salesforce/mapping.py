@@ -34,6 +34,18 @@ INDUSTRIES = {
         "Telecommunications", "Transportation", "Utilities",
     )
 }  # fmt: skip
+# Finer canonical industries (HubSpot has them) sent to Salesforce's nearest value; listed after the
+# picklist's own, so reading a value back gives the coarse canonical one.
+INDUSTRIES |= {
+    "it_services": "Technology", "internet": "Technology", "logistics": "Transportation",
+    "marketing": "Media", "real_estate": "Other", "pharmaceuticals": "Biotechnology",
+}  # fmt: skip
+# Marketing attribution, owned by HubSpot, lands in the standard LeadSource picklist.
+ORIGINAL_SOURCES = {
+    "organic_search": "Web", "paid_search": "Web", "email_marketing": "Web", "social_media": "Web",
+    "referrals": "Partner Referral", "other_campaigns": "Other", "direct_traffic": "Web",
+    "offline": "Phone Inquiry", "paid_social": "Web", "purchased_list": "Purchased List",
+}  # fmt: skip
 LIFECYCLE_STAGES = {
     "subscriber": "Subscriber",
     "lead": "Lead",
@@ -136,6 +148,8 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
             system,
             "company",
             (
+                FieldMap("salesforce_id", "Id"),
+                FieldMap("hubspot_id", "HubSpot_Id__c"),
                 FieldMap("name", "Name"),
                 FieldMap("domain", "Website"),
                 FieldMap("phone", "Phone"),
@@ -149,6 +163,9 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
             system,
             "contact",
             (
+                FieldMap("salesforce_id", "Id"),
+                FieldMap("hubspot_id", "HubSpot_Id__c"),
+                FieldMap("original_source", "LeadSource", ORIGINAL_SOURCES),
                 FieldMap("email", "Email"),
                 FieldMap("first_name", "FirstName"),
                 FieldMap("last_name", "LastName"),

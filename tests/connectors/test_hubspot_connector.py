@@ -523,7 +523,7 @@ def test_object_names_and_read_properties() -> None:
     assert (hubspot_object("company"), canonical_object("line_items")) == ("companies", "line_item")
     contact = {m.object_type: m for m in default_mappings()}["contact"]
     properties = read_properties("contact", contact)
-    assert properties[:2] == ["email", "firstname"]
+    assert properties[:5] == ["hs_object_id", "salesforce_id", "hs_analytics_source", "email", "firstname"]
     assert "revline_id" in properties
     assert "lastmodifieddate" in properties
     assert "dealname" in read_properties("deal", None)
