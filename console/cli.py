@@ -34,7 +34,7 @@ def reflex_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_console(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def start_console(settings: Settings, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start the Reflex console in production mode, in its own process group."""
     reflex = Path(sys.executable).with_name("reflex")
     command = [
@@ -49,7 +49,8 @@ def start_console(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         "--backend-host",
         "127.0.0.1",
     ]
-    return subprocess.Popen(command, cwd=ROOT, env=reflex_env(settings), start_new_session=True)
+    env = {**reflex_env(settings), **(extra_env or {})}
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
 def stop_process_group(process: subprocess.Popen[bytes]) -> None:
@@ -115,6 +116,65 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    return demo_crm(settings, args) if args.systems == "sandboxes" else demo_memory(settings, args)
+
+
+def demo_crm(settings: Settings, args: argparse.Namespace) -> int:
+    """The demo on the HubSpot and Salesforce sandboxes."""
+    from connectors import build
+    from console.demo_crm import CrmTraffic, Sandboxes, connect
+    from sync_core.scheduling import Ticker, default_schedules
+    from sync_core.secrets import load_or_create_key
+    from sync_core.services import connections, ledger_engine
+    from sync_core.worker import Worker, WorkerConfig, worker_id
+
+    for noisy in ("apscheduler", "httpx"):  # not a line per tick or per request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stop = _stop_event()
+    key = load_or_create_key(settings.secret_key, settings.secret_file)
+    upgrade(settings.database_url)
+    engine = ledger_engine(settings.database_url)
+    sandboxes = Sandboxes()
+    console = None
+    worker = ticker = traffic = None
+    code = 0
+    try:
+        sandboxes.wait_ready()
+        console_url = None if args.no_console else f"http://127.0.0.1:{args.port}"
+        connect(engine, sandboxes, key, console_url)
+        worker = Worker(
+            engine, build(connections.load(engine, key)),
+            WorkerConfig(lease_seconds=settings.lease_seconds, page_size=settings.page_size),
+        )
+        ticker = Ticker(engine, default_schedules(min(settings.poll_seconds, 2.0)), worker_id())
+        worker.start(settings.worker_threads)
+        ticker.start()
+        traffic = CrmTraffic(sandboxes, seed=args.seed, fault_every=args.fault_every)
+        traffic.start(args.interval)
+        if console_url is not None:
+            console = start_console(settings, args.port, {"REVLINE_HUBSPOT_APP_SECRET": "sandbox-secret"})
+            print(f"Revline demo: console at http://localhost:{args.port}", flush=True)
+        print(
+            f"ledger {settings.database_url}; HubSpot sandbox {sandboxes.hubspot_url}, Salesforce sandbox "
+            f"{sandboxes.salesforce_url}; Ctrl-C stops", flush=True,
+        )
+        while not stop.wait(1):
+            if console is not None and console.poll() is not None:
+                log.error("the console exited with %s; stopping the demo", console.returncode)
+                code = 1
+                break
+    finally:
+        for part in (traffic, ticker, worker):
+            if part is not None:
+                part.stop()
+        if console is not None:
+            stop_process_group(console)
+        sandboxes.stop()
+    return code
+
+
+def demo_memory(settings: Settings, args: argparse.Namespace) -> int:
+    """The demo on two in-memory CRMs (no sandboxes), with scripted faults."""
     from console.demo import SYSTEMS, TrafficGenerator, install_policy
     from sync_core.scheduling import Ticker, default_schedules
     from sync_core.secrets import load_or_create_key
@@ -200,11 +260,16 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="run everything in one go: ledger, in-memory systems, a worker, the console and live traffic",
-        description="Migrate the ledger, start two in-memory CRMs with a default ownership policy, a worker, "
-        "a traffic generator with scripted faults, and the console. The faults come in turn: a write that "
-        "sales rejects once (a dead letter a retry fixes), a malformed email (a dead letter that needs the "
-        "record fixed) and a rate limit (retried on its own).",
+        help="run everything in one go: ledger, sandboxes, a worker, the console and live traffic",
+        description="Migrate the ledger, start the HubSpot and Salesforce sandboxes (8101, 8102) under the "
+        "HubSpot + Salesforce ownership preset, a worker, people changing records on both sides through the "
+        "sandboxes, HubSpot webhooks into the console, and the console. With --systems memory, two in-memory "
+        "CRMs instead, with scripted faults in turn: a write that sales rejects once (a dead letter a retry "
+        "fixes), a malformed email (a dead letter that needs the record fixed) and a rate limit.",
+    )
+    demo.add_argument(
+        "--systems", choices=["sandboxes", "memory"], default="sandboxes",
+        help="the HubSpot and Salesforce sandboxes (default) or two in-memory CRMs",
     )
     demo.add_argument("--port", type=int, default=3000, help="console port (default 3000)")
     demo.add_argument(
@@ -223,8 +288,8 @@ def parser() -> argparse.ArgumentParser:
         type=_address,
         default=None,
         metavar="HOST:PORT",
-        help="where to serve the in-memory systems, for extra `revline worker` processes "
-        "(default REVLINE_DEMO_SYSTEMS_ADDRESS or 127.0.0.1:8109)",
+        help="with --systems memory: where to serve the in-memory systems, for extra `revline worker` "
+        "processes (default REVLINE_DEMO_SYSTEMS_ADDRESS or 127.0.0.1:8109)",
     )
     demo.add_argument("--no-console", action="store_true", help="run without the web console")
     demo.set_defaults(run=cmd_demo)

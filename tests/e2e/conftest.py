@@ -91,6 +91,8 @@ def _start(workdir: Path) -> Demo:
     command = [
         str(REVLINE),
         "demo",
+        "--systems",
+        "memory",  # the in-memory CRMs: their scripted faults give the dead letters a retry can fix
         "--port",
         str(port),
         "--systems-address",
