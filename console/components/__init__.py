@@ -1,1 +1,1 @@
-"""Building blocks shared by the console's pages: the sidebar layout, cards and the pager."""
+"""Building blocks shared by the console's pages: the sidebar layout, cards, quota meters and the pager."""

@@ -1,4 +1,4 @@
-"""The Overview page (`/`): lanes, ops by status, dead letters by category, throughput; live every 2 s."""
+"""The Overview page (`/`): lanes, API budgets, ops by status, dead letters by category, throughput; live every 2 s."""
 
 # Reflex's component packages ship no py.typed marker, so to mypy every rx.<component>(...) is Any.
 
@@ -9,14 +9,17 @@ from reflex.vars import ObjectVar
 
 from console.components.cards import category_card, stat_card
 from console.components.layout import ELLIPSIS, error_callout, page
+from console.components.quota import quota_meter
 from console.state.overview import OverviewState
-from console.state.views import LaneView
+from console.state.views import ApiUsageView, LaneView
 
 REFRESH_MS = 2000
 
 
 def state_badge(state: rx.Var[str]) -> rx.Component:
-    color = rx.match(state, ("running", "blue"), ("paused", "amber"), ("failed", "red"), "gray")
+    color = rx.match(
+        state, ("running", "blue"), ("paused", "amber"), ("held", "orange"), ("failed", "red"), "gray"
+    )
     return rx.badge(state, color_scheme=color, variant="soft")
 
 
@@ -66,6 +69,53 @@ def lane_table() -> rx.Component:
     )
 
 
+def _usage_row(usage: ObjectVar[ApiUsageView]) -> rx.Component:
+    system = usage.system
+    return rx.table.row(
+        rx.table.cell(rx.text(system, weight="medium")),
+        rx.table.cell(rx.text(usage.calls, id=f"api-calls-{system}")),
+        rx.table.cell(
+            quota_meter(
+                usage.interval, usage.interval_percent, usage.interval_color, f"api-interval-remaining-{system}"
+            )
+        ),
+        rx.table.cell(
+            quota_meter(usage.daily, usage.daily_percent, usage.daily_color, f"api-daily-remaining-{system}")
+        ),
+        rx.table.cell(
+            rx.cond(
+                usage.held_until != "",
+                rx.badge(
+                    "held until ", usage.held_until, color_scheme="orange", variant="soft", title=usage.held_until_at
+                ),
+                rx.badge("available", color_scheme="green", variant="soft"),
+            ),
+            id=f"api-held-{system}",
+        ),
+        rx.table.cell(rx.text(usage.updated, title=usage.updated_at, size="1", color_scheme="gray")),
+        id=f"api-usage-{system}",
+        data_held=usage.held_until != "",
+    )
+
+
+def api_usage_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                *(
+                    rx.table.column_header_cell(name)
+                    for name in ("System", "Calls", "Interval quota", "Daily quota", "Quota", "Reported")
+                )
+            )
+        ),
+        rx.table.body(rx.foreach(OverviewState.api_usage, _usage_row)),
+        variant="surface",
+        size="1",
+        width="100%",
+        id="api-usage-table",
+    )
+
+
 def section(title: str, *children: rx.Component, **props: object) -> rx.Component:
     return rx.vstack(rx.heading(title, size="3"), *children, spacing="3", width="100%", **props)
 
@@ -86,6 +136,18 @@ def overview() -> rx.Component:
                     ),
                     color_scheme="gray",
                     id="lanes-empty",
+                ),
+            ),
+        ),
+        section(
+            "API budget",
+            rx.cond(
+                OverviewState.api_usage.length() > 0,
+                api_usage_table(),
+                rx.text(
+                    rx.cond(OverviewState.loaded, "No API calls recorded yet.", "Loading…"),
+                    color_scheme="gray",
+                    id="api-usage-empty",
                 ),
             ),
         ),

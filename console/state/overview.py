@@ -1,4 +1,4 @@
-"""State of the Overview page: lanes, op and dead-letter counts, and the last hour's throughput."""
+"""State of the Overview page: lanes, op and dead-letter counts, API budgets and the last hour's throughput."""
 
 from __future__ import annotations
 
@@ -12,13 +12,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from console.state.views import (
     OP_STATUS_LABELS,
+    ApiUsageView,
     CountCard,
     LaneView,
     ThroughputView,
     ago,
     category_card,
+    clock,
     iso,
     ledger_error,
+    quota_color,
+    quota_percent,
+    quota_text,
 )
 from sync_core.services import ledger_engine, overview
 
@@ -52,6 +57,25 @@ def _lane_view(lane: overview.LaneStatus, as_of: datetime) -> LaneView:
     )
 
 
+def _usage_view(usage: overview.ApiUsageStatus, as_of: datetime) -> ApiUsageView:
+    interval = quota_percent(usage.window_remaining, usage.window_limit)
+    daily = quota_percent(usage.daily_remaining, usage.daily_limit)
+    return ApiUsageView(
+        system=usage.system,
+        calls=f"{usage.calls:,}",
+        interval=quota_text(usage.window_remaining, usage.window_limit, usage.window_seconds),
+        interval_percent=interval,
+        interval_color=quota_color(interval),
+        daily=quota_text(usage.daily_remaining, usage.daily_limit),
+        daily_percent=daily,
+        daily_color=quota_color(daily),
+        held_until=clock(usage.held_until),
+        held_until_at=iso(usage.held_until),
+        updated=ago(usage.updated_at, as_of) if usage.updated_at else "",
+        updated_at=iso(usage.updated_at),
+    )
+
+
 def _load(with_throughput: bool) -> tuple[overview.Status, list[overview.ThroughputPoint] | None]:
     engine = ledger_engine()
     points = overview.throughput(engine, minutes=THROUGHPUT_MINUTES) if with_throughput else None
@@ -65,6 +89,7 @@ class OverviewState(rx.State):
     op_cards: rx.Field[list[CountCard]] = rx.field(default_factory=list)
     dead_cards: rx.Field[list[CountCard]] = rx.field(default_factory=list)
     dead_total: rx.Field[int] = rx.field(0)
+    api_usage: rx.Field[list[ApiUsageView]] = rx.field(default_factory=list)  # one row per connection
     throughput: rx.Field[list[ThroughputView]] = rx.field(default_factory=list)
     throughput_total: rx.Field[int] = rx.field(0)
     as_of: rx.Field[str] = rx.field("")
@@ -123,6 +148,7 @@ class OverviewState(rx.State):
             ]
             self.dead_cards = [category_card(category, n) for category, n in current.dead_by_category.items()]
             self.dead_total = sum(current.dead_by_category.values())
+            self.api_usage = [_usage_view(usage, current.as_of) for usage in current.api_usage]
             if points is not None:
                 self._throughput_at = time.monotonic()
                 self.throughput = [

@@ -61,6 +61,24 @@ class LaneView:
 
 
 @dataclass(frozen=True)
+class ApiUsageView:
+    """One connection's row of the overview's API budget table; a percent of -1 means no limit is known."""
+
+    system: str
+    calls: str
+    interval: str
+    interval_percent: int
+    interval_color: str
+    daily: str
+    daily_percent: int
+    daily_color: str
+    held_until: str  # HH:MM:SS UTC while the quota is spent, else empty
+    held_until_at: str
+    updated: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class ThroughputView:
     """One minute of throughput, ready for plotly."""
 
@@ -133,6 +151,31 @@ def ago(value: datetime | None, now: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h ago"
     return f"{seconds // 86400}d ago"
+
+
+def quota_text(remaining: int | None, limit: int | None, per_seconds: float | None = None) -> str:
+    """Like "812 / 1,000 left per 10s": as much of the quota as the system reports ("—" for nothing)."""
+    if remaining is None and limit is None:
+        return "—"
+    left = "?" if remaining is None else f"{remaining:,}"
+    text = f"{left} left" if limit is None else f"{left} / {limit:,} left"
+    return f"{text} per {per_seconds:g}s" if per_seconds else text
+
+
+def quota_percent(remaining: int | None, limit: int | None) -> int:
+    """What is left of the quota in percent (0 to 100), or -1 when either figure is unknown."""
+    if remaining is None or not limit:
+        return -1
+    return max(0, min(100, round(100 * remaining / limit)))
+
+
+def quota_color(percent: int) -> str:
+    return "green" if percent > 50 else "amber" if percent > 10 else "red"
+
+
+def clock(value: datetime | None) -> str:
+    """The time of day of a UTC timestamp, to the second, or an empty string."""
+    return value.strftime("%H:%M:%S UTC") if value else ""
 
 
 def duration(seconds: float | None) -> str:

@@ -1,4 +1,4 @@
-"""Sync health at a glance: lane states, op and dead-letter counts, throughput and Prometheus metrics."""
+"""Sync health at a glance: lane states, op and dead-letter counts, API budgets, throughput and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core.persistence.database import db_now, snapshot
-from sync_core.persistence.tables import Lane, OutboundOp, SyncRun, op_status_is
+from sync_core.persistence.tables import ApiUsage, Lane, OutboundOp, SyncRun, op_status_is
 from sync_core.services.dead_letters import dead_counts
 from sync_core.services.runs import lane_label
 
 OP_STATUSES = ("pending", "in_flight", "done", "dead", "superseded", "discarded")
 RUN_STATUSES = ("running", "ok", "failed", "fenced")
-LANE_STATES = ("running", "paused", "failed", "idle")
+LANE_STATES = ("running", "paused", "held", "failed", "idle")
 OUTBOUND = "outbound"
 METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what `metrics_text` is: text/plain; version=0.0.4
 
@@ -50,7 +50,7 @@ class LaneStatus:
     system: str
     object_type: str
     direction: str
-    state: str  # running | paused | failed | idle
+    state: str  # running | paused | held | failed | idle
     paused: bool
     lease_owner: str | None
     lease_expires_at: datetime | None
@@ -67,6 +67,29 @@ class LaneStatus:
 
 
 @dataclass(frozen=True)
+class ApiUsageStatus:
+    """One connection's API budget: the calls Revline made and the quota the system last reported.
+
+    A limit or remaining figure is None when the system does not report it; `held_until` is set
+    while the quota is spent and every lane of the system waits (no worker claims them).
+    """
+
+    system: str
+    calls: int
+    window_limit: int | None
+    window_remaining: int | None
+    window_seconds: float | None
+    daily_limit: int | None
+    daily_remaining: int | None
+    updated_at: datetime | None  # None: held, but no usage recorded yet
+    held_until: datetime | None
+
+    @property
+    def held(self) -> bool:
+        return self.held_until is not None
+
+
+@dataclass(frozen=True)
 class Status:
     """The ledger's health as of one moment of the database clock."""
 
@@ -74,6 +97,7 @@ class Status:
     lanes: tuple[LaneStatus, ...]
     ops_by_status: Mapping[str, int]
     dead_by_category: Mapping[str, int]
+    api_usage: tuple[ApiUsageStatus, ...]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: the body of `GET /api/status`."""
@@ -85,6 +109,7 @@ class Status:
             "last_run_by_lane": {
                 lane.label: _run_json(lane.last_run) if lane.last_run else None for lane in self.lanes
             },
+            "api_usage": [_usage_json(usage) for usage in self.api_usage],
         }
 
 
@@ -133,16 +158,34 @@ def _lane_json(lane: LaneStatus) -> dict[str, Any]:
     }
 
 
+def _usage_json(usage: ApiUsageStatus) -> dict[str, Any]:
+    return {
+        "system": usage.system,
+        "calls": usage.calls,
+        "window_limit": usage.window_limit,
+        "window_remaining": usage.window_remaining,
+        "window_seconds": usage.window_seconds,
+        "daily_limit": usage.daily_limit,
+        "daily_remaining": usage.daily_remaining,
+        "updated_at": _iso(usage.updated_at),
+        "held": usage.held,
+        "held_until": _iso(usage.held_until),
+    }
+
+
 def _outbound(lane: Lane) -> bool:
     return lane.direction == OUTBOUND
 
 
 def lane_state(lane: Lane, now: datetime) -> str:
-    """running while a live lease is held, else paused, else failed after a failed run, else idle."""
+    """running while a live lease is held, else paused, else held (its system's API quota is spent),
+    else failed after a failed run, else idle."""
     if lane.lease_owner and lane.lease_expires_at is not None and lane.lease_expires_at > now:
         return "running"
     if lane.paused:
         return "paused"
+    if lane.held_until is not None and lane.held_until > now:
+        return "held"
     if lane.last_status == "failed":
         return "failed"
     return "idle"
@@ -193,6 +236,37 @@ def _last_runs(session: Session) -> dict[int, LastRun]:
     }
 
 
+def _api_usage(session: Session, lanes: Sequence[Lane], now: datetime) -> tuple[ApiUsageStatus, ...]:
+    """One row per connection (api_usage holds one row per system), with its lanes' latest live hold."""
+    held: dict[str, datetime] = {}
+    for lane in lanes:
+        until = lane.held_until
+        if until is not None and until > now:
+            held[lane.system] = max(until, held.get(lane.system, until))
+    rows = {row.system: row for row in session.execute(select(ApiUsage)).scalars().all()}
+    result = [
+        ApiUsageStatus(
+            system=row.system,
+            calls=row.calls,
+            window_limit=row.window_limit,
+            window_remaining=row.window_remaining,
+            window_seconds=row.window_seconds,
+            daily_limit=row.daily_limit,
+            daily_remaining=row.daily_remaining,
+            updated_at=row.updated_at,
+            held_until=held.get(row.system),
+        )
+        for row in rows.values()
+    ]
+    # A hold is written with the usage, in one transaction; a held system without a row still shows.
+    result.extend(
+        ApiUsageStatus(system, 0, None, None, None, None, None, None, until)
+        for system, until in held.items()
+        if system not in rows
+    )
+    return tuple(sorted(result, key=lambda usage: usage.system))
+
+
 def status(engine: Engine) -> Status:
     """Every lane with its state and last run, ops by status and dead letters by category."""
     with snapshot(engine) as session:
@@ -208,6 +282,7 @@ def status(engine: Engine) -> Status:
         pending = _pending_by_target(session)
         last_runs = _last_runs(session)
         dead = dead_counts(session)
+        api_usage = _api_usage(session, lanes, now)
     lane_rows = tuple(
         LaneStatus(
             id=lane.id or 0,
@@ -227,7 +302,7 @@ def status(engine: Engine) -> Status:
         )
         for lane in lanes
     )
-    return Status(as_of=now, lanes=lane_rows, ops_by_status=ops, dead_by_category=dead)
+    return Status(as_of=now, lanes=lane_rows, ops_by_status=ops, dead_by_category=dead, api_usage=api_usage)
 
 
 def _minute_bucket(session: Session) -> ColumnElement[Any]:
@@ -314,12 +389,35 @@ class _LedgerCollector(Collector):
             if lane.pending_ops is not None:
                 pending.add_metric([lane.label], lane.pending_ops)
         yield from (last_run, state, pending)
+        yield from self._api_usage()
         runs = CounterMetricFamily(
             "revline_runs", "Sync runs recorded in the ledger, by status.", labels=["status"]
         )
         for run_status, n in self.runs.items():
             runs.add_metric([run_status], n)
         yield runs
+
+
+    def _api_usage(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "revline_api_calls", "API calls Revline made to each connected system.", labels=["system"]
+        )
+        remaining = GaugeMetricFamily(
+            "revline_api_remaining",
+            "API calls left in the quota window the system last reported (interval or daily).",
+            labels=["system", "window"],
+        )
+        held = GaugeMetricFamily(
+            "revline_api_held", "1 while the system's API quota is spent and its lanes wait.", labels=["system"]
+        )
+        for usage in self.current.api_usage:
+            calls.add_metric([usage.system], usage.calls)
+            if usage.window_remaining is not None:
+                remaining.add_metric([usage.system, "interval"], usage.window_remaining)
+            if usage.daily_remaining is not None:
+                remaining.add_metric([usage.system, "daily"], usage.daily_remaining)
+            held.add_metric([usage.system], 1 if usage.held else 0)
+        yield from (calls, remaining, held)
 
 
 def metrics_text(engine: Engine) -> str:

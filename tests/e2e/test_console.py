@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from console.demo import SYSTEMS
 from sync_core.persistence.database import transaction
-from sync_core.persistence.tables import AuditLog, Lane, OutboundOp, RepairAction, SyncRun
+from sync_core.persistence.tables import ApiUsage, AuditLog, Lane, OutboundOp, RepairAction, SyncRun
 from sync_core.services.runs import lane_label
 from sync_core.testing import connect_systems
 
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 T = TypeVar("T")
 
 LANES = sorted(lane_label(*lane) for lane in product(SYSTEMS, ("company", "contact"), ("inbound", "outbound")))
-LANE_STATES = {"running", "paused", "failed", "idle"}
+LANE_STATES = {"running", "paused", "held", "failed", "idle"}
 REJECTED = "key accounts need an approved credit limit"  # what sales says to a Key Account's first write
 
 
@@ -73,6 +73,10 @@ def dead_by_category(ledger: Engine) -> dict[str, int]:
 def runs_by_status(ledger: Engine) -> dict[str, int]:
     status = col(SyncRun.status)
     return tally(ledger, select(status, func.count()).group_by(status))
+
+
+def api_calls(ledger: Engine) -> dict[str, int]:
+    return tally(ledger, select(col(ApiUsage.system), col(ApiUsage.calls)))
 
 
 def settled_op(ledger: Engine, op_id: int) -> OutboundOp | None:
@@ -126,6 +130,16 @@ def test_overview_shows_the_demo_lanes_and_counts_that_change(page: Page, ledger
     states: list[str] = rows.evaluate_all("rows => rows.map(row => row.dataset.state)")
     assert set(states) <= LANE_STATES
     expect(page.locator("#throughput-chart .main-svg").first).to_be_attached()
+
+    # A row per connection in the API budget: the in-memory systems count calls but report no quota.
+    wait_for("API calls of every system", lambda: sorted(api_calls(ledger)) == sorted(SYSTEMS), 30)
+    budget = page.locator("#api-usage-table")
+    expect(budget).to_be_visible()
+    expect(budget.locator("tbody tr")).to_have_count(len(SYSTEMS))
+    for system in SYSTEMS:
+        expect(budget.locator(f"#api-usage-{system}")).to_be_visible()
+        expect(page.locator(f"#api-calls-{system}")).to_have_text(re.compile(r"^[1-9][\d,]*$"))
+        expect(page.locator(f"#api-daily-remaining-{system}")).to_have_text("—")
 
     # The worker writes the generator's traffic all the time; the page polls every two seconds.
     done = page.locator("#ops-done")

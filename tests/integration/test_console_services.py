@@ -15,12 +15,12 @@ from sqlmodel import SQLModel, col
 
 from sync_core.persistence.database import make_engine, transaction
 from sync_core.persistence.migrate import upgrade
-from sync_core.persistence.tables import AuditLog, Lane, OutboundOp, RepairAction, SyncRun
+from sync_core.persistence.tables import ApiUsage, AuditLog, Lane, OutboundOp, RepairAction, SyncRun
 from sync_core.services import dead_letters, overview, runs
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = "revline_test_console"
-TABLES: tuple[type[SQLModel], ...] = (AuditLog, RepairAction, SyncRun, OutboundOp, Lane)
+TABLES: tuple[type[SQLModel], ...] = (AuditLog, RepairAction, SyncRun, OutboundOp, Lane, ApiUsage)
 
 
 def _create_pg_database() -> str:
@@ -87,6 +87,16 @@ def op(target: str = "erp", object_type: str = "order", status: str = "pending",
     }
     values.update(fields)
     return OutboundOp(**values)
+
+
+def usage(system: str, calls: int, **fields: Any) -> ApiUsage:
+    return ApiUsage(system=system, calls=calls, updated_at=fields.pop("updated_at", now()), **fields)
+
+
+def add_usage(engine: Engine, *rows: ApiUsage) -> None:
+    """Usage rows are keyed by system: `add` would look for ids."""
+    with transaction(engine) as session:
+        session.add_all(rows)
 
 
 def run(lane_id: int, started_at: datetime, status: str = "ok", **fields: Any) -> SyncRun:
@@ -169,6 +179,83 @@ def test_status_of_an_empty_ledger(engine: Engine) -> None:
     assert result.lanes == ()
     assert set(result.ops_by_status.values()) == {0}
     assert result.dead_by_category == {}
+    assert result.api_usage == ()
+    assert result.to_json()["api_usage"] == []
+
+
+def test_status_reports_api_budgets_and_quota_holds(engine: Engine) -> None:
+    t = now()
+    soon, later, gone = t + timedelta(minutes=1), t + timedelta(minutes=10), t - timedelta(minutes=1)
+    add(
+        engine,
+        # hubspot's quota is spent: every lane holds, until the latest hold of them all.
+        lane("hubspot", "contact", "inbound", held_until=soon),
+        lane("hubspot", "company", "inbound", held_until=later, last_status="failed"),
+        lane("hubspot", "contact", "outbound", held_until=soon, lease_owner="w1", lease_expires_at=soon),
+        lane("hubspot", "deal", "inbound", held_until=later, paused=True),
+        # salesforce's hold is over: its lanes run again.
+        lane("salesforce", "lead", "inbound", held_until=gone),
+        # A hold without a usage row yet (written in one transaction, so only a hand-made ledger has it).
+        lane("erp", "order", "outbound", held_until=soon),
+    )
+    reported = t - timedelta(seconds=5)
+    add_usage(
+        engine,
+        usage(
+            "hubspot", 1200, window_limit=100, window_remaining=0, window_seconds=10.0,
+            daily_limit=250_000, daily_remaining=240_000, updated_at=reported,
+        ),
+        usage("salesforce", 7, daily_limit=15_000, daily_remaining=14_993, updated_at=reported),
+        usage("marketing", 42, updated_at=reported),  # an in-memory system: calls counted, no quota reported
+    )
+
+    result = overview.status(engine)
+
+    states = {lane.label: lane.state for lane in result.lanes}
+    assert states == {
+        "hubspot.contact.inbound": "held",
+        "hubspot.company.inbound": "held",  # held beats failed: it is waiting, not broken
+        "hubspot.contact.outbound": "running",
+        "hubspot.deal.inbound": "paused",
+        "salesforce.lead.inbound": "idle",
+        "erp.order.outbound": "held",
+    }
+    by_system = {row.system: row for row in result.api_usage}
+    assert [row.system for row in result.api_usage] == ["erp", "hubspot", "marketing", "salesforce"]
+    hubspot = by_system["hubspot"]
+    assert (hubspot.calls, hubspot.window_limit, hubspot.window_remaining, hubspot.window_seconds) == (
+        1200, 100, 0, 10.0
+    )
+    assert (hubspot.daily_limit, hubspot.daily_remaining) == (250_000, 240_000)
+    assert hubspot.updated_at == pytest.approx(reported, abs=timedelta(milliseconds=1))
+    assert hubspot.held_until == pytest.approx(later, abs=timedelta(milliseconds=1))
+    assert hubspot.held
+    salesforce = by_system["salesforce"]
+    assert (salesforce.calls, salesforce.window_limit, salesforce.daily_remaining) == (7, None, 14_993)
+    assert salesforce.held_until is None
+    marketing = by_system["marketing"]
+    assert (marketing.calls, marketing.window_remaining, marketing.daily_remaining, marketing.held) == (
+        42, None, None, False
+    )
+    erp = by_system["erp"]
+    assert (erp.calls, erp.updated_at, erp.held) == (0, None, True)
+
+    body = {row["system"]: row for row in result.to_json()["api_usage"]}
+    assert body["hubspot"] == {
+        "system": "hubspot",
+        "calls": 1200,
+        "window_limit": 100,
+        "window_remaining": 0,
+        "window_seconds": 10.0,
+        "daily_limit": 250_000,
+        "daily_remaining": 240_000,
+        "updated_at": hubspot.updated_at.isoformat(),
+        "held": True,
+        "held_until": hubspot.held_until.isoformat(),
+    }
+    assert body["salesforce"]["held_until"] is None
+    assert body["salesforce"]["held"] is False
+    assert body["marketing"]["window_limit"] is None
 
 
 def test_throughput_counts_writes_done_per_minute_over_the_window(engine: Engine) -> None:
@@ -221,6 +308,46 @@ def test_metrics_text_is_prometheus_exposition(engine: Engine) -> None:
     assert value("revline_lane_state", lane="erp.order.outbound", state="idle") == 1
     assert value("revline_runs", status="ok") == 2
     assert value("revline_runs", status="failed") == 1
+
+
+def test_metrics_text_reports_api_budgets(engine: Engine) -> None:
+    t = now()
+    add(
+        engine,
+        lane("hubspot", "contact", "inbound", held_until=t + timedelta(minutes=5)),
+        lane("salesforce", "lead", "inbound", held_until=t - timedelta(minutes=5)),
+    )
+    add_usage(
+        engine,
+        usage("hubspot", 1200, window_limit=100, window_remaining=0, window_seconds=10.0, daily_remaining=240_000),
+        usage("salesforce", 7, daily_limit=15_000, daily_remaining=14_993),
+        usage("marketing", 42),
+    )
+
+    text = overview.metrics_text(engine)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in families.values()
+        for sample in family.samples
+    }
+
+    assert families["revline_api_calls"].type == "counter"
+    assert samples[("revline_api_calls_total", (("system", "hubspot"),))] == 1200
+    assert samples[("revline_api_calls_total", (("system", "salesforce"),))] == 7
+    assert samples[("revline_api_calls_total", (("system", "marketing"),))] == 42
+    assert samples[("revline_api_remaining", (("system", "hubspot"), ("window", "interval")))] == 0
+    assert samples[("revline_api_remaining", (("system", "hubspot"), ("window", "daily")))] == 240_000
+    assert samples[("revline_api_remaining", (("system", "salesforce"), ("window", "daily")))] == 14_993
+    remaining = {labels for name, labels in samples if name == "revline_api_remaining"}
+    # Only the figures a system reported: none for marketing, no interval for salesforce.
+    assert len(remaining) == 3
+    assert samples[("revline_api_held", (("system", "hubspot"),))] == 1
+    assert samples[("revline_api_held", (("system", "salesforce"),))] == 0
+    assert samples[("revline_api_held", (("system", "marketing"),))] == 0
+    assert samples[("revline_lane_state", (("lane", "hubspot.contact.inbound"), ("state", "held")))] == 1
+    assert samples[("revline_lane_state", (("lane", "salesforce.lead.inbound"), ("state", "idle")))] == 1
+    assert samples[("revline_lane_state", (("lane", "salesforce.lead.inbound"), ("state", "held")))] == 0
 
 
 # -- runs -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -34,7 +35,9 @@ class Client:
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
                 return await client.post(path, content=content, headers=headers)
 
-        return asyncio.run(send())
+        # A loop of its own, in a thread: another suite's browser driver may hold this thread's loop.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, send()).result()
 
 
 @pytest.fixture
