@@ -14,7 +14,6 @@ import itertools
 import logging
 import random
 import threading
-from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
@@ -288,6 +287,3 @@ class TrafficGenerator:
     def stop(self) -> None:
         self._stop.set()
 
-
-def systems_for(names: Sequence[str]) -> dict[str, InMemorySystem]:
-    return {name: InMemorySystem(name) for name in names}

@@ -14,10 +14,6 @@ from sqlalchemy.orm import Session
 from sync_core.persistence.types import UTCDateTime
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -84,4 +80,4 @@ def db_now(session: Session) -> datetime:
     return value.astimezone(UTC)
 
 
-__all__ = ["UTCDateTime", "db_now", "is_sqlite", "make_engine", "snapshot", "transaction"]
+__all__ = ["UTCDateTime", "db_now", "make_engine", "snapshot", "transaction"]
