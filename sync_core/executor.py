@@ -318,6 +318,11 @@ def _record(
         counts.done += len(group.op_ids)
         spans.append(_span(group, target, now, None))
     updates.write(session)
+    if links and policy.owns_fields(target):
+        # The target filled in fields it owns (its own id, say) as it created these records: read
+        # them once in full, so those values reach the other systems.
+        ledger.add_inbox(session, [_read_in_full(target, object_type, external, now) for _, external in links])
+        lanes.mark_due(session, target, object_type, lanes.INBOUND, now)
     ledger.add_links(session, object_type, target, links, now)
     ledger.save_shadows(session, shadows)
     ledger.add_spans(session, spans)
@@ -368,6 +373,13 @@ class _Updates:
     def write(self, session: Session) -> None:
         if self.rows:
             session.execute(_SET, self.rows)
+
+
+def _read_in_full(system: str, object_type: str, external_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "dedupe_key": f"created:{system}:{object_type}:{external_id}", "system": system, "object_type": object_type,
+        "external_id": external_id, "payload": {"read_in_full": True}, "received_at": now,
+    }
 
 
 def _fail(

@@ -9,7 +9,7 @@ into the outbox. The caller commits all of it together with the cursor advance.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -212,14 +212,22 @@ def ingest(
     policy: ObjectPolicy,
     page: Sequence[SourceRecord],
     now: datetime,
+    read_in_full: Collection[str] = (),
 ) -> IntakeCounts:
-    """Plan the writes that `page` (records read from `system`) calls for, in `session`."""
+    """Plan the writes that `page` (records read from `system`) calls for, in `session`.
+
+    Records in `read_in_full` (external ids) are taken in even when they look like an echo of
+    Revline's own write: they were just created, and what the system filled in is news.
+    """
     object_type = policy.object_type
     counts = IntakeCounts(records=len(page))
     source_mapping = policy.mappings.get(system)
     # The system says Revline made the latest change: an echo of our own write, nothing to plan.
     # Deletions are not propagated (a person decides those); the record's links stay for the audit trail.
-    page = [r for r in _latest_per_record(page) if not r.last_written_by_revline and not r.deleted]
+    page = [
+        r for r in _latest_per_record(page)
+        if not r.deleted and (r.external_id in read_in_full or not r.last_written_by_revline)
+    ]
     canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]] = {}
     failures: dict[str, PermanentError] = {}
     for record in page:
@@ -242,11 +250,14 @@ def ingest(
             dead.append(_dead_ingest(system, object_type, record, rejected, now) | {"canonical_id": canonical_id})
             continue
         source_shadow = known.get((canonical_id, system))
-        if source_shadow is not None and source_shadow.source_version == record.version:
+        seen_before = source_shadow is not None and source_shadow.source_version == record.version
+        if seen_before and record.external_id not in read_in_full:
             continue  # this very version was seen or written by Revline already: an echo or a repeat read
         values, times = canonical[record.external_id]
         previous = ledger.state_of(source_shadow)
         written_here = dict(source_shadow.written) if source_shadow else {}
+        if source_mapping is not None:
+            values = mapping.as_written(source_mapping, values, written_here)
         observed = observe(previous, values, record.modified_at, times, written_here)
         states: dict[str, SystemState | None] = {
             s: ledger.state_of(known.get((canonical_id, s))) for s in policy.systems

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -212,7 +212,7 @@ class Worker:
     def _drain_inbox(self, claim: lanes.Claim, connector: Connector, counts: RunCounts, fence: executor.Fence) -> None:
         with transaction(self.engine) as session:
             events = session.execute(
-                select(col(InboxEvent.id), col(InboxEvent.external_id))
+                select(col(InboxEvent.id), col(InboxEvent.external_id), col(InboxEvent.payload))
                 .where(
                     col(InboxEvent.system) == claim.system,
                     col(InboxEvent.object_type) == claim.object_type,
@@ -223,14 +223,17 @@ class Worker:
             ).all()
         if not events:
             return
-        ids = sorted({external_id for _, external_id in events})
+        ids = sorted({str(external_id) for _, external_id, _ in events})
+        # Records Revline has just created are read once in full, echo or not, to learn what the
+        # system itself filled in (its own id above all).
+        forced = {str(e) for _, e, payload in events if isinstance(payload, dict) and payload.get("read_in_full")}
         records = connector.read(claim.object_type, ids)
         with transaction(self.engine) as session:
             now = fence(session)
-            _ingest(session, claim, records, now, counts)
+            _ingest(session, claim, records, now, counts, forced)
             session.execute(
                 update(InboxEvent)
-                .where(col(InboxEvent.id).in_([event_id for event_id, _ in events]))
+                .where(col(InboxEvent.id).in_([event_id for event_id, _, _ in events]))
                 .values(processed_at=now)
             )
 
@@ -253,10 +256,16 @@ class Worker:
 
 
 def _ingest(
-    session: Session, claim: lanes.Claim, records: Sequence[SourceRecord], now: datetime, counts: RunCounts
+    session: Session,
+    claim: lanes.Claim,
+    records: Sequence[SourceRecord],
+    now: datetime,
+    counts: RunCounts,
+    read_in_full: Collection[str] = (),
 ) -> None:
     if records:
-        result = intake.ingest(session, claim.system, load(session, claim.object_type), records, now)
+        policy = load(session, claim.object_type)
+        result = intake.ingest(session, claim.system, policy, records, now, read_in_full)
         counts.records_read += result.records
         counts.ops_planned += result.ops_planned
         counts.ops_dead += result.dead

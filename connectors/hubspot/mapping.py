@@ -187,6 +187,7 @@ def source_record(object_type: str, record: Mapping[str, Any]) -> SourceRecord:
         for key, value in properties.items()
         if key not in SERVER_PROPERTIES
     }
+    fields["hs_object_id"] = str(record["id"])  # the record's own id, written back to the other systems
     return SourceRecord(
         external_id=str(record["id"]),
         fields=fields,

@@ -76,3 +76,24 @@ def times_to_canonical(mapping: ObjectMapping, vendor_times: Mapping[str, dateti
 def identity_mapping(system: str, object_type: str, fields: Sequence[str]) -> ObjectMapping:
     """A mapping whose vendor field names and values are the canonical ones."""
     return ObjectMapping(system, object_type, tuple(FieldMap(name, name) for name in fields))
+
+
+def as_written(mapping: ObjectMapping, read: Mapping[str, Any], written: Mapping[str, Any]) -> dict[str, Any]:
+    """`read` (canonical values read from the system), with values Revline wrote there restored.
+
+    A value map may send several canonical values to one vendor value (HubSpot's paid search and
+    organic search are both Salesforce's "Web"); reading it back gives the first of them. Where
+    the system holds exactly what Revline's write turned into, the written value is what it holds.
+    """
+    restored = dict(read)
+    for field_map in mapping.fields:
+        name = field_map.canonical
+        if not field_map.values or name not in read or name not in written or read[name] == written[name]:
+            continue
+        try:
+            same = to_vendor(mapping, {name: written[name]}) == to_vendor(mapping, {name: read[name]})
+        except PermanentError:
+            continue
+        if same:
+            restored[name] = written[name]
+    return restored

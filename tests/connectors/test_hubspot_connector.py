@@ -503,7 +503,7 @@ def test_record_json_becomes_a_source_record() -> None:
     )
     assert record.external_id == "501"
     assert record.canonical_id == "rv-9"
-    assert record.fields == {"email": "x@y.example", "firstname": None}
+    assert record.fields == {"email": "x@y.example", "firstname": None, "hs_object_id": record.external_id}
     assert record.version == "2026-01-05T09:00:00.123Z"
     assert record.modified_at == datetime(2026, 1, 5, 9, 0, 0, 123_000, tzinfo=UTC)
     assert to_millis(record.modified_at) == 1767603600123
