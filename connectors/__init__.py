@@ -31,10 +31,17 @@ def _salesforce(name: str, settings: Mapping[str, Any]) -> Connector:
     return create_connector(name, settings)
 
 
+def _erp(name: str, settings: Mapping[str, Any]) -> Connector:
+    from connectors.erp.config import from_settings
+
+    return from_settings(name, settings)
+
+
 REGISTRY: dict[str, ConnectorFactory] = {
     "memory": _memory,
     "hubspot": _hubspot,
     "salesforce": _salesforce,
+    "erp": _erp,
 }
 
 

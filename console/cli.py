@@ -235,7 +235,7 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-SANDBOXES = {"hubspot": 8101, "salesforce": 8102}
+SANDBOXES = {"hubspot": 8101, "salesforce": 8102, "erp": 8103}
 
 
 def cmd_sandbox(_settings: Settings, args: argparse.Namespace) -> int:
@@ -244,6 +244,10 @@ def cmd_sandbox(_settings: Settings, args: argparse.Namespace) -> int:
         from connectors.hubspot.sandbox import serve as serve_hubspot
 
         serve_hubspot(port=port, seed=args.seed, records=args.records)
+    elif args.vendor == "erp":
+        from connectors.erp.sandbox import serve as serve_erp
+
+        serve_erp(port=port, seed=args.seed, version=args.version, records=args.records, pace=args.pace)
     else:
         from connectors.salesforce.sandbox import serve as serve_salesforce
 
@@ -315,16 +319,22 @@ def parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(run=cmd_migrate)
     sandbox = commands.add_parser(
-        "sandbox", help="serve a wire-compatible HubSpot or Salesforce on localhost, for tests and the demo",
+        "sandbox", help="serve a wire-compatible HubSpot, Salesforce or Odoo on localhost, for tests and the demo",
         description="Serve a sandbox that speaks the vendor's API closely enough for its own client library: "
         "HubSpot over HTTP on 8101 (token sandbox-token), Salesforce over HTTPS on 8102 with a certificate "
-        "made at start (OAuth client sandbox/sandbox, CA at /__sandbox__/ca.pem). Seeded, deterministic data; "
-        "faults and a request log under /__sandbox__/.",
+        "made at start (OAuth client sandbox/sandbox, CA at /__sandbox__/ca.pem), the Odoo ERP on 8103 "
+        "(database revline, login admin, API key sandbox-key; JSON-2 on 19, JSON-RPC on 17 to 19; a business "
+        "clock that delivers, invoices and collects). Seeded, deterministic data; faults and a request log "
+        "under /__sandbox__/.",
     )
     sandbox.add_argument("vendor", choices=sorted(SANDBOXES), help="which system to serve")
     sandbox.add_argument("--port", type=int, default=None, help="port (default 8101 HubSpot, 8102 Salesforce)")
     sandbox.add_argument("--seed", type=int, default=7, help="seed of the generated data (default 7)")
     sandbox.add_argument("--records", type=int, default=50, help="companies to seed (default 50)")
+    sandbox.add_argument("--version", type=int, choices=[17, 18, 19], default=19, help="Odoo version (erp only)")
+    sandbox.add_argument(
+        "--pace", type=float, default=1.0, help="erp only: business seconds per real second (1440: a day a minute)"
+    )
     sandbox.set_defaults(run=cmd_sandbox)
     return top
 

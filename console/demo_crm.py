@@ -1,6 +1,7 @@
 """`revline demo` on the two sandboxes: HubSpot and Salesforce kept in step, people working in both.
 
-The sandboxes run as `revline sandbox` processes on their usual ports (8101 HTTP, 8102 HTTPS).
+The sandboxes run as `revline sandbox` processes on their usual ports (8101 HTTP, 8102 HTTPS, and
+the ERP on 8103 with its business clock running a day a minute).
 Their connections are saved in the ledger with encrypted secrets, so extra `revline worker`
 processes can join. HubSpot's webhooks go to the console's receiver. The traffic acts as
 people through the sandboxes' control APIs, so every change arrives the way a person's
@@ -36,9 +37,12 @@ HUBSPOT_TOKEN, HUBSPOT_SECRET = "sandbox-token", "sandbox-secret"
 class Sandboxes:
     """The two sandbox processes, started and stopped together."""
 
-    def __init__(self, hubspot_port: int = 8101, salesforce_port: int = 8102, records: int = 20) -> None:
+    def __init__(
+        self, hubspot_port: int = 8101, salesforce_port: int = 8102, erp_port: int = 8103, records: int = 20
+    ) -> None:
         self.hubspot_url = f"http://127.0.0.1:{hubspot_port}"
         self.salesforce_url = f"https://127.0.0.1:{salesforce_port}"
+        self.erp_url = f"http://127.0.0.1:{erp_port}"
         revline = str(Path(sys.executable).with_name("revline"))
         self.processes = [
             subprocess.Popen([revline, "sandbox", "hubspot", "--port", str(hubspot_port), "--records", str(records)]),
@@ -46,6 +50,8 @@ class Sandboxes:
                 [revline, "sandbox", "salesforce", "--port", str(salesforce_port), "--records", str(records),
                  "--seed", "11"]
             ),
+            # The ERP's business clock runs a day a minute: orders get delivered, invoiced and paid (or not).
+            subprocess.Popen([revline, "sandbox", "erp", "--port", str(erp_port), "--pace", "1440"]),
         ]
         self.ca_file = Path(tempfile.mkdtemp(prefix="revline-demo-")) / "salesforce-ca.pem"
 
@@ -54,6 +60,7 @@ class Sandboxes:
         while True:
             try:
                 httpx.get(f"{self.hubspot_url}/__sandbox__", timeout=2).raise_for_status()
+                httpx.get(f"{self.erp_url}/web/version", timeout=2).raise_for_status()
                 # The CA is what we are about to trust, so this one fetch cannot verify it.
                 answer = httpx.get(f"{self.salesforce_url}/__sandbox__/ca.pem", verify=False, timeout=2)
                 answer.raise_for_status()
@@ -61,7 +68,7 @@ class Sandboxes:
                 return
             except httpx.HTTPError:
                 if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
-                    raise RuntimeError("the sandboxes did not start; is something else on ports 8101/8102?") from None
+                    raise RuntimeError("the sandboxes did not start; is something else on 8101-8103?") from None
                 time.sleep(0.3)
 
     def stop(self) -> None:
@@ -85,6 +92,11 @@ def connect(engine: Engine, sandboxes: Sandboxes, key: str, console_url: str | N
         {"login_url": sandboxes.salesforce_url, "ca_bundle": str(sandboxes.ca_file), "client_id": "sandbox",
          "settle_seconds": 1},
         {"client_secret": "sandbox"}, key, "demo",
+    )
+    # The ERP is connected, ready for the lead-to-cash flows; no lanes read or write it yet.
+    connections.save(
+        engine, "erp", "erp", {"url": sandboxes.erp_url, "database": "revline", "login": "admin"},
+        {"api_key": "sandbox-key"}, key, "demo",
     )
     install_hubspot_salesforce(engine)
     if console_url is None:

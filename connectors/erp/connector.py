@@ -1,0 +1,361 @@
+"""The Connector port over one Odoo database: partners on `ref`, orders once on `origin`, status by write_date.
+
+Companies and contacts are upserted keyed on `ref` (Revline's canonical id); orders are placed
+exactly once keyed on `origin`; orders, shipments, invoices and payments are read back by
+write_date; the overdue sweep finds what polling cannot see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from connectors.erp.catalog import Catalog, CatalogProduct
+from connectors.erp.client import OdooClient
+from connectors.erp.cursor import ChangeCursor
+from connectors.erp.mapping import (
+    READ_ONLY,
+    REVLINE_ORIGIN,
+    SYSTEM,
+    country_key,
+    default_mappings,
+    line_of,
+    mapping_for,
+    partner_values,
+    record_id,
+    source_for,
+    to_source_record,
+)
+from connectors.erp.orders import DuplicateOrders, Orders, Placement
+from sync_core.domain import mapping as field_mapping
+from sync_core.domain import records
+from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.errors import ErrorCategory, PermanentError, SyncError
+from sync_core.domain.mapping import ObjectMapping
+from sync_core.domain.quota import ApiUsage
+from sync_core.ports import Clock
+
+MAX_BATCH = 100  # one create call per batch of new partners; Odoo has no documented cap, this keeps calls short
+READ_CHUNK = 500  # ids per `id in [...]` read
+SWEEP_PAGE = 500
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class OverdueInvoice:
+    """A posted customer invoice not fully paid whose due date has passed; `invoice.order_id` is Odoo's order id."""
+
+    external_id: str
+    invoice: records.Invoice
+    days_overdue: int
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+class OdooConnector:
+    """One Odoo database behind the engine's Connector protocol.
+
+    Odoo reports no API quota (`usage()` is None) and never rate-limits. `duplicates` lists the
+    orders found carrying the same key, for a person to look at.
+    """
+
+    max_batch_size = MAX_BATCH
+
+    def __init__(
+        self,
+        client: OdooClient,
+        *,
+        name: str = SYSTEM,
+        mappings: Sequence[ObjectMapping] | None = None,
+        overlap_seconds: float = 600.0,
+        product_cache_seconds: float = 300.0,
+        pricelist_id: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.system = name
+        self.client = client
+        self._clock: Clock = clock or _UtcClock()
+        self._mappings = list(default_mappings(name) if mappings is None else mappings)
+        # WIRE.md: write_date is the transaction's start, so a slow transaction commits behind records
+        # already read; reading again this far back catches it (about ten minutes covers Odoo's workers).
+        self._overlap = timedelta(seconds=overlap_seconds)
+        self.catalog = Catalog(client, self._clock, timedelta(seconds=product_cache_seconds), pricelist_id)
+        self._orders = Orders(client, self.catalog, self._clock.now)
+        self._countries: dict[str, int] | None = None
+        self._available: dict[str, frozenset[str]] = {}
+
+    @property
+    def api_calls(self) -> int:
+        return self.client.api_calls
+
+    def usage(self) -> ApiUsage | None:
+        """Odoo reports no quota."""
+        return None
+
+    @property
+    def duplicates(self) -> list[DuplicateOrders]:
+        return list(self._orders.duplicates)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def check(self) -> None:
+        """The server answers, its version picks the transport, and the API key logs in."""
+        self.client.version()
+        self.client.uid()
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def fields(self, object_type: str) -> list[str]:
+        """The fields read for an object type that this database has (fields_get, once per model): some come
+        with optional modules (carrier_tracking_ref with stock_delivery), and reading a missing one fails."""
+        source = source_for(object_type)
+        if source.model not in self._available:
+            described = self.client.call(source.model, "fields_get", attributes=["type"])
+            self._available[source.model] = frozenset(described)
+        return [name for name in source.fields if name in self._available[source.model]]
+
+    def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
+        """Records whose write_date moved since `cursor`, oldest first (write_date, id), each version once."""
+        if limit < 1:
+            raise PermanentError(f"odoo: read_changes needs a limit >= 1, not {limit}", ErrorCategory.UNEXPECTED)
+        source = source_for(object_type)
+        state = ChangeCursor.decode(cursor)
+        domain: list[Any] = [list(term) for term in source.domain]
+        lower = state.lower_bound(self._overlap)
+        if lower is not None:
+            domain.append(["write_date", ">=", lower])
+        fetch = limit + len(state.seen)  # the window's rows delivered before come back and are skipped
+        rows = self.client.call(source.model, "search_read", domain=domain, fields=self.fields(object_type),
+                                order="write_date asc, id asc", limit=fetch, context={"active_test": False})
+        fresh = [r for r in self._records(object_type, rows) if state.is_new(r.external_id, r.version)]
+        considered = fresh[:limit]
+        following = state.after(((r.external_id, r.version) for r in considered), self._overlap)
+        # A payment matched to no invoice is nothing Revline can attach: passed over, not delivered.
+        delivered = tuple(r for r in considered if object_type != "payment" or r.fields.get("invoice_id"))
+        more = len(rows) >= fetch or len(fresh) > limit
+        return ChangePage(delivered, following.encode() or cursor, has_more=more)
+
+    def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
+        """The current state of records by Odoo id; unknown ids (and ids of another object type) are left out."""
+        source = source_for(object_type)
+        wanted = [i for i in (record_id(x) for x in dict.fromkeys(ids)) if i is not None]
+        found: list[SourceRecord] = []
+        for chunk in _chunks(wanted, READ_CHUNK):
+            domain = [*[list(t) for t in source.domain], ["id", "in", list(chunk)]]
+            rows = self.client.call(source.model, "search_read", domain=domain, fields=self.fields(object_type),
+                                    context={"active_test": False})
+            found.extend(self._records(object_type, rows))
+        return found
+
+    def _records(self, object_type: str, rows: Sequence[Mapping[str, Any]]) -> list[SourceRecord]:
+        derived = self._derived(object_type, rows)
+        uid = self.client.uid()
+        return [to_source_record(object_type, row, uid, derived.get(int(row["id"]))) for row in rows]
+
+    def _derived(self, object_type: str, rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Fields Odoo keeps on other models: an order's lines, an invoice's order (one call per page)."""
+        ids = [int(r["id"]) for r in rows]
+        if not ids:
+            return {}
+        if object_type == "order":
+            lines = self.client.call("sale.order.line", "search_read", domain=[["order_id", "in", ids]],
+                                     fields=["order_id", "product_id", "name", "product_uom_qty", "price_unit"],
+                                     order="order_id, sequence, id")
+            codes = self.catalog.codes_of(p for p in (record_id(r.get("product_id")) for r in lines) if p is not None)
+            result: dict[int, dict[str, Any]] = {i: {"order_line": []} for i in ids}
+            for line in lines:
+                order_id = record_id(line.get("order_id"))
+                if order_id in result:
+                    result[order_id]["order_line"].append(line_of(line, codes))
+            return result
+        if object_type == "invoice":
+            orders = self.client.call("sale.order", "search_read", domain=[["invoice_ids", "in", ids]],
+                                      fields=["invoice_ids"], order="id asc")
+            by_invoice: dict[int, dict[str, Any]] = {i: {"sale_order_id": None} for i in ids}
+            for order in orders:
+                for invoice_id in order.get("invoice_ids") or []:
+                    if invoice_id in by_invoice and by_invoice[invoice_id]["sale_order_id"] is None:
+                        by_invoice[invoice_id]["sale_order_id"] = str(order["id"])
+            return by_invoice
+        return {}
+
+    # -- writing ----------------------------------------------------------------------------------------------
+
+    def write_batch(self, object_type: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Companies and contacts upserted on `ref`; orders placed once on `origin`; the rest is the ERP's own."""
+        source_for(object_type)
+        if not writes:
+            return []
+        if object_type in READ_ONLY:
+            owned = PermanentError(f"odoo owns {object_type} records; Revline reads them and never writes them",
+                                   ErrorCategory.MAPPING)
+            return [WriteResult(w.canonical_id, w.external_id, error=owned) for w in writes]
+        if object_type == "order":
+            return [self._place(w) for w in writes]
+        return self._write_partners(object_type, writes)
+
+    def _versions(self, object_type: str, ids: Sequence[int]) -> dict[int, str]:
+        return {int(r.external_id): r.version for r in self.read(object_type, [str(i) for i in ids])}
+
+    def _place(self, write: WriteRequest) -> WriteResult:
+        origin = str(write.fields.get("origin") or f"{REVLINE_ORIGIN}{write.canonical_id}")
+        lines = write.fields.get("order_line") or []
+        linked = record_id(write.external_id)
+        try:
+            if linked is not None:
+                placement = self._orders.ensure(linked)
+            else:
+                placement = self.place_order(origin, write.fields, lines)
+            version = self._versions("order", [placement.order_id]).get(placement.order_id)
+        except SyncError as error:
+            return WriteResult(write.canonical_id, write.external_id, error=error)
+        return WriteResult(write.canonical_id, str(placement.order_id), version, created=placement.created)
+
+    def place_order(
+        self, origin: str, header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]
+    ) -> Placement:
+        """The confirmed order keyed on `origin` (e.g. "sf-opp:006..."), created from `header` (partner_id,
+        client_order_ref, ...) and canonical lines ({product_code, quantity, unit_price?, description?})
+        unless Odoo already holds it. Safe to call again after any failure."""
+        return self._orders.place(origin, header, lines)
+
+    def _country_ids(self) -> dict[str, int]:
+        if self._countries is None:
+            rows = self.client.call("res.country", "search_read", domain=[], fields=["name", "code"])
+            found: dict[str, int] = {}
+            for row in rows:
+                for key in (row.get("name"), row.get("code")):
+                    if key:
+                        found[country_key(str(key))] = int(row["id"])
+            self._countries = found
+        return self._countries
+
+    def _write_partners(self, object_type: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:
+        results: dict[int, WriteResult] = {}
+        targets: dict[int, int] = {}  # index -> partner id
+        by_ref: dict[str, int] = {}
+        unknown = [w.canonical_id for w in writes if record_id(w.external_id) is None]
+        if unknown:
+            rows = self.client.call("res.partner", "search_read", domain=[["ref", "in", unknown]],
+                                    fields=["ref"], order="id asc", context={"active_test": False})
+            for row in rows:
+                by_ref.setdefault(str(row["ref"]), int(row["id"]))
+        for index, write in enumerate(writes):
+            known = record_id(write.external_id) or by_ref.get(write.canonical_id)
+            if known is not None:
+                targets[index] = known
+        names = self._current_names(object_type, writes, targets)
+        countries = self._country_ids() if any("country_id" in w.fields for w in writes) else {}
+        values: dict[int, dict[str, Any]] = {}
+        for index, write in enumerate(writes):
+            try:
+                values[index] = partner_values(object_type, write, countries, names.get(targets.get(index, -1)))
+            except SyncError as error:
+                results[index] = WriteResult(write.canonical_id, write.external_id, error=error)
+        for index, partner_id in targets.items():
+            if index in values:
+                try:
+                    self.client.call("res.partner", "write", ids=[partner_id], vals=values[index])
+                except SyncError as error:
+                    results[index] = WriteResult(writes[index].canonical_id, str(partner_id), error=error)
+        creating = [i for i in values if i not in targets]
+        self._create_partners(writes, creating, values, targets, results)
+        versions = self._versions(object_type, [targets[i] for i in targets if i not in results])
+        for index, write in enumerate(writes):
+            if index not in results:
+                partner_id = targets[index]
+                results[index] = WriteResult(write.canonical_id, str(partner_id), versions.get(partner_id),
+                                             created=index in creating)
+        return [results[i] for i in range(len(writes))]
+
+    def _create_partners(
+        self, writes: Sequence[WriteRequest], creating: list[int], values: Mapping[int, dict[str, Any]],
+        targets: dict[int, int], results: dict[int, WriteResult],
+    ) -> None:
+        """One create call for all new partners; if Odoo refuses it (one bad record fails the whole
+        transaction), one call each, so the others go through and the culprit carries its error."""
+        if not creating:
+            return
+        try:
+            ids = self.client.call("res.partner", "create", vals_list=[values[i] for i in creating])
+            targets.update({i: int(x) for i, x in zip(creating, ids, strict=True)})
+            return
+        except PermanentError as error:
+            if len(creating) == 1:
+                results[creating[0]] = WriteResult(writes[creating[0]].canonical_id, error=error)
+                return
+        for index in creating:
+            try:
+                targets[index] = int(self.client.call("res.partner", "create", vals_list=[values[index]])[0])
+            except SyncError as error:
+                results[index] = WriteResult(writes[index].canonical_id, error=error)
+
+    def _current_names(self, object_type: str, writes: Sequence[WriteRequest], targets: Mapping[int, int]
+                       ) -> dict[int, str]:
+        """Stored names of contacts whose first or last name alone is written (Odoo keeps one name)."""
+        if object_type != "contact":
+            return {}
+        partial = [targets[i] for i, w in enumerate(writes)
+                   if i in targets and ("first_name" in w.fields) != ("last_name" in w.fields)]  # fmt: skip
+        if not partial:
+            return {}
+        rows = self.client.call("res.partner", "search_read", domain=[["id", "in", partial]], fields=["name"],
+                                context={"active_test": False})
+        return {int(r["id"]): str(r.get("name") or "") for r in rows}
+
+    # -- the catalogue ------------------------------------------------------------------------------------------
+
+    def product(self, code: str) -> CatalogProduct:
+        """The sellable product with `code`; PermanentError(MAPPING) when missing or archived."""
+        return self.catalog.product(code)
+
+    def price(self, code: str, quantity: Decimal | float, on: date | None = None,
+              pricelist_id: int | None = None) -> Decimal:
+        """Unit price from the pricelist items for the product, quantity and date (default: the configured
+        pricelist, else Odoo's first)."""
+        return self.catalog.price(code, quantity, on, pricelist_id)
+
+    # -- overdue sweep ----------------------------------------------------------------------------------------------
+
+    def server_today(self) -> date:
+        """Today as the ERP sees it (the Date header of an answer fetched now), else by this connector's clock."""
+        stamped = self.client.server_clock()
+        return (stamped or self._clock.now()).date()
+
+    def overdue_invoices(self, today: date | None = None) -> list[OverdueInvoice]:
+        """Posted customer invoices not fully paid and due before `today` (default: the ERP's today).
+
+        Overdue is not stored in Odoo and becoming overdue changes no write_date, so change polling
+        never sees it: this sweep, run daily, does.
+        """
+        day = today or self.server_today()
+        source = source_for("invoice")
+        domain = [["move_type", "=", "out_invoice"], ["state", "=", "posted"],
+                  ["payment_state", "in", ["not_paid", "partial"]], ["invoice_date_due", "<", day.isoformat()]]
+        mapping = mapping_for(self._mappings, "invoice")
+        if mapping is None:
+            raise PermanentError(f"{self.system} has no field mapping for invoice", ErrorCategory.MAPPING)
+        overdue: list[OverdueInvoice] = []
+        offset = 0
+        while True:
+            rows = self.client.call(source.model, "search_read", domain=domain, fields=self.fields("invoice"),
+                                    order="invoice_date_due asc, id asc", offset=offset, limit=SWEEP_PAGE)
+            for record in self._records("invoice", rows):
+                values = records.validate("invoice", field_mapping.to_canonical(mapping, record.fields))
+                invoice = records.Invoice.model_validate(values)
+                late = (day - invoice.due_date).days if invoice.due_date else 0
+                overdue.append(OverdueInvoice(record.external_id, invoice, late))
+            if len(rows) < SWEEP_PAGE:
+                return overdue
+            offset += SWEEP_PAGE
+
