@@ -10,7 +10,7 @@ export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench clean
+.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,8 +51,16 @@ test-unit: $(STAMP)
 test-slow: setup chromium postgres
 	$(BIN)/pytest -m slow -q
 
-bench: setup postgres
+bench: bench-engine bench-crm bench-webhooks
+
+bench-engine: setup postgres
 	$(BIN)/python -m bench.engine
+
+bench-crm: setup
+	$(BIN)/python -m bench.crm
+
+bench-webhooks: setup
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) .web .states *.db
