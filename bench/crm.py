@@ -360,8 +360,8 @@ class Phase:
         return floor_calls(self.origin, self.contacts, self.companies)
 
     @property
-    def echo_floor(self) -> int:
-        return self.floor + echo_calls(self.origin, self.contacts, self.companies)
+    def preset_floor(self) -> int:
+        return preset_floor(self.origin, self.contacts, self.companies)
 
 
 def floor_calls(origin: str, contacts: int, companies: int) -> int:
@@ -385,10 +385,14 @@ def _is_write(endpoint: str) -> bool:
     return hubspot or salesforce
 
 
-def echo_calls(origin: str, contacts: int, companies: int) -> int:
-    """Reading the copies back from the target once: a change feed sees the integration's own writes too."""
-    page = SF_QUERY_PAGE if origin == "hubspot" else HS_SEARCH_PAGE
-    return sum(math.ceil(n / page) for n in (contacts, companies))
+def preset_floor(origin: str, contacts: int, companies: int) -> int:
+    """The floor of the HubSpot + Salesforce preset done by polling: the plain floor, each copy read back once
+    from the target (HubSpot search cannot leave out the integration's own writes), and each new record's id
+    written back to its source (the preset's id fields), which the source's change feed returns once more."""
+    hs_read, sf_read = HS_SEARCH_PAGE, SF_QUERY_PAGE
+    echo, back, back_echo = (sf_read, HS_BATCH, hs_read) if origin == "hubspot" else (hs_read, SF_BATCH, sf_read)
+    extra = sum(math.ceil(n / echo) + math.ceil(n / back) + math.ceil(n / back_echo) for n in (contacts, companies))
+    return floor_calls(origin, contacts, companies) + extra
 
 
 def _delta(after: Mapping[str, Counter[str]], before: Mapping[str, Counter[str]]) -> dict[str, Counter[str]]:
@@ -636,7 +640,7 @@ def _log(label: str, phase: Phase) -> None:
     endpoints = {s: dict(c) for s, c in phase.calls.items()}
     settled = f", settled in {phase.detail['settled']:.1f} s" if "settled" in phase.detail else ""
     print(f"{label}: {phase.records:,} records in {phase.seconds:.1f} s ({phase.records / phase.seconds:,.0f}/s)"
-          f"{settled}, {phase.total_calls:,} calls (floor {phase.floor:,}, with echo reads {phase.echo_floor:,}), "
+          f"{settled}, {phase.total_calls:,} calls (floor {phase.floor:,}, for the preset {phase.preset_floor:,}), "
           f"peak {phase.peak_mb:.0f} MB; {endpoints}", flush=True)
     for lane in phase.detail.get("lanes", []):
         system, object_type, direction, runs, read, planned, done, calls, seconds = lane
@@ -650,7 +654,7 @@ class Row:
     records: int
     calls: int
     floor: int
-    echo_floor: int
+    preset_floor: int
     seconds: float
     settled: float | None
     peak_mb: float
@@ -659,7 +663,7 @@ class Row:
     def of(label: str, phases: list[Phase]) -> Row:
         settled = [p.detail.get("settled") for p in phases]
         return Row(label, sum(p.records for p in phases), sum(p.total_calls for p in phases),
-                   sum(p.floor for p in phases), sum(p.echo_floor for p in phases), sum(p.seconds for p in phases),
+                   sum(p.floor for p in phases), sum(p.preset_floor for p in phases), sum(p.seconds for p in phases),
                    None if None in settled else sum(s for s in settled if s is not None),
                    max(p.peak_mb for p in phases))
 
@@ -704,13 +708,16 @@ def report(sides: Mapping[str, Side], runs: list[tuple[str, list[Phase]]], total
         "request logs up to *settled*. The *floor* moves each record once in the vendors' largest pages and "
         f"batches: read the source (HubSpot search {HS_SEARCH_PAGE} per page, SOQL {SF_QUERY_PAGE:,} per page) and "
         f"write the target (HubSpot {HS_BATCH} per batch call, Salesforce {SF_BATCH} per sObject Collections call). "
-        "*With echo reads* adds reading the copies back from the target once (HubSpot search cannot leave out "
-        "the integration's own writes). Peak memory is the worker process's peak RSS. Rate limits are lifted in "
-        "both sandboxes (and Revline's search pacing is off) unless stated, so the seconds measure the software "
+        "The *preset floor* adds what the HubSpot + Salesforce preset needs on top when changes are polled: each "
+        "copy read back once from the target (HubSpot search cannot leave out the integration's own writes), "
+        "and each new record's id written back to the system it came from (HubSpot's `salesforce_id`, "
+        "Salesforce's `HubSpot_Id__c`, in batches), which that system's change feed then returns once. Peak "
+        "memory is the worker process's peak RSS. Rate limits are lifted in both sandboxes (and Revline's search "
+        "pacing is off) unless stated, so the seconds measure the software "
         "and the wire rather than a vendor quota.",
         "",
         "| run | direction | records | API calls | calls per record | floor per record | vs floor "
-        "| vs floor with echo reads | seconds | records/s | settled (s) | peak memory |",
+        "| vs preset floor | seconds | records/s | settled (s) | peak memory |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, phases in runs:
@@ -718,7 +725,7 @@ def report(sides: Mapping[str, Side], runs: list[tuple[str, list[Phase]]], total
             settled = "" if row.settled is None else f"{row.settled:.1f}"
             lines.append(
                 f"| {label} | {row.label} | {row.records:,} | {row.calls:,} | {row.calls / row.records:.4f} | "
-                f"{row.floor / row.records:.4f} | {row.calls / row.floor:.2f}x | {row.calls / row.echo_floor:.2f}x | "
+                f"{row.floor / row.records:.4f} | {row.calls / row.floor:.2f}x | {row.calls / row.preset_floor:.2f}x | "
                 f"{row.seconds:.1f} | {row.records / row.seconds:,.0f} | {settled} | {row.peak_mb:.0f} MB |"
             )
     lines += ["", "Revline's calls by endpoint (first run), and how many of them wrote:", ""]
@@ -729,6 +736,14 @@ def report(sides: Mapping[str, Side], runs: list[tuple[str, list[Phase]]], total
         least = write_floor(phase.origin, phase.contacts, phase.companies)
         lines.append(f"- {phase.title}: " + "; ".join(parts) + f". Writes {writes:,} (floor {least:,}), "
                      f"reads {phase.total_calls - writes:,} (floor {phase.floor - least:,}).")
+    lines += ["", "Where the first run's time went (the slowest lane of each phase, and all lanes together):", ""]
+    for phase in revline:
+        timed = [(lane[-1], f"{lane[0]}/{lane[1]}/{lane[2]}", lane[7]) for lane in phase.detail.get("lanes", [])]
+        if timed:
+            seconds, name, calls = max(timed)
+            in_lanes = sum(t for t, _, _ in timed)
+            lines.append(f"- {phase.title}: `{name}` {seconds:.0f} s for {calls} calls, of {in_lanes:.0f} s in "
+                         f"lanes; settled after {phase.detail['settled']:.0f} s.")
     lines += ["", "What each run left behind (every record on both sides once, each contact with its company, "
               "and for Revline each side's id written to the other):", ""]
     for label, phases in runs:
@@ -742,7 +757,8 @@ def report(sides: Mapping[str, Side], runs: list[tuple[str, list[Phase]]], total
         lines += [
             "",
             f"Revline / naive: {r.calls / n.calls:.4f} of the API calls ({n.calls / r.calls:,.0f} times fewer) and "
-            f"{(r.records / r.seconds) / (n.records / n.seconds):.1f} times the records per second. The naive "
+            f"{(r.records / r.seconds) / (n.records / n.seconds):.1f} times the records per second until every "
+            f"record is present ({n.seconds / (r.settled or r.seconds):.1f} times counting until settled). The naive "
             "script (`bench/naive_crm.py`) lists each system page by page and, per record, looks it up in the other "
             "(SOQL on Email / Website; HubSpot by email, or a search on domain), then creates or updates it one at a "
             "time; its second pass also visits the copies the first made (and updates them), as such a script does. "
