@@ -8,6 +8,8 @@ into the outbox. The caller commits all of it together with the cursor advance.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,8 +187,10 @@ def _op(
 ) -> dict[str, Any]:
     """An outbox row: upsert `fields` into `target`, keyed on the source record's version."""
     return {
+        # The planned fields are part of the key: reading the same version again can plan more
+        # (a reference resolved since), and that write must not be mistaken for the first one.
         "idempotency_key": ledger.idempotency_key(
-            target, object_type, source, record.external_id, record.version, "upsert"
+            target, object_type, source, record.external_id, f"{record.version}#{_digest(fields)}", "upsert"
         ),
         "target_system": target,
         "object_type": object_type,
@@ -204,6 +208,10 @@ def _op(
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def ingest(
