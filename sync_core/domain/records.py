@@ -53,6 +53,17 @@ class Company(_Record):
     owner: str | None = None
     hubspot_id: str | None = None  # the record's id in HubSpot, written back to the other systems
     salesforce_id: str | None = None  # the record's id in Salesforce, likewise
+    # Billing data an order needs (the closed-won flow checks them before placing one).
+    street: str | None = None
+    postal_code: str | None = None
+    vat_number: str | None = None
+    # Kept by the ERP once the company is its customer, and shown to sales and marketing.
+    customer_number: str | None = None
+    payment_terms: str | None = None
+    credit_hold: bool | None = None
+    open_invoice_amount: Decimal | None = None
+    amount_overdue: Decimal | None = None
+    billing_risk: bool | None = None  # an invoice is overdue: don't pitch an upsell
 
 
 class Contact(_Record):
@@ -73,16 +84,44 @@ class Contact(_Record):
     salesforce_id: str | None = None
 
 
+class OrderLine(_Record):
+    """One product line of an order."""
+
+    product_code: Required
+    description: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+
+
 class Deal(_Record):
-    """A sales opportunity: HubSpot deal, Salesforce Opportunity."""
+    """A sales opportunity: HubSpot deal, Salesforce Opportunity; once won, its ERP order.
+
+    The ERP holds the deal as the order placed for it (Odoo sale.order), and owns the
+    fulfilment fields from `order_number` on: order, delivery, invoice and payment state.
+    """
 
     name: Required
     amount: Decimal | None = None
     currency: Currency | None = None
-    stage: str | None = None
+    stage: str | None = None  # one of DEAL_STAGES
     close_date: dt.date | None = None
     company_id: str | None = None
     owner: str | None = None
+    hubspot_id: str | None = None
+    salesforce_id: str | None = None
+    lines: tuple[OrderLine, ...] | None = None  # the products sold (Salesforce OpportunityLineItems)
+    order_number: str | None = None
+    order_status: str | None = None  # one of ORDER_STATUSES
+    delivery_status: str | None = None  # one of DELIVERY_STATUSES
+    tracking_ref: str | None = None
+    shipped_date: dt.date | None = None
+    invoice_number: str | None = None
+    invoice_status: str | None = None  # one of INVOICE_STATUSES
+    invoice_due_date: dt.date | None = None
+    amount_invoiced: Decimal | None = None
+    amount_paid: Decimal | None = None
+    amount_overdue: Decimal | None = None
+    payment_status: str | None = None  # one of PAYMENT_STATUSES
 
 
 class Product(_Record):
@@ -102,15 +141,6 @@ class PriceEntry(_Record):
     unit_price: Decimal | None = None
     currency: Currency | None = None
     min_quantity: Decimal | None = None
-
-
-class OrderLine(_Record):
-    """One product line of an order."""
-
-    product_code: Required
-    description: str | None = None
-    quantity: Decimal | None = None
-    unit_price: Decimal | None = None
 
 
 class Order(_Record):
@@ -156,6 +186,17 @@ class Payment(_Record):
     state: str | None = None
 
 
+# Canonical values of the deal's stage and fulfilment fields; each system's mapping translates them.
+DEAL_STAGES = (
+    "prospecting", "qualification", "needs_analysis", "value_proposition", "decision_makers",
+    "perception_analysis", "proposal", "negotiation", "closed_won", "closed_lost",
+)  # fmt: skip
+WON = "closed_won"
+ORDER_STATUSES = ("draft", "sent", "confirmed", "cancelled")
+DELIVERY_STATUSES = ("pending", "started", "partial", "delivered")
+INVOICE_STATUSES = ("nothing", "to_invoice", "invoiced", "upselling")
+PAYMENT_STATUSES = ("not_paid", "in_payment", "partial", "paid", "reversed", "overdue")
+
 RECORD_TYPES: dict[str, type[BaseModel]] = {
     "company": Company,
     "contact": Contact,
@@ -172,8 +213,9 @@ REFERENCES: dict[str, dict[str, str]] = {
     "contact": {"company_id": "company"},
     "deal": {"company_id": "company"},
     "order": {"company_id": "company", "deal_id": "deal"},
-    "shipment": {"order_id": "order"},
-    "invoice": {"order_id": "order"},
+    # The ERP's order for a deal is linked to the deal itself: shipments and invoices point at it.
+    "shipment": {"order_id": "deal"},
+    "invoice": {"order_id": "deal"},
     "payment": {"invoice_id": "invoice"},
 }
 """Fields that hold another record's canonical id: object type -> {field: the referenced object type}.
