@@ -10,7 +10,14 @@ from sync_core.persistence import lanes
 from sync_core.persistence.database import snapshot, transaction
 from sync_core.services import policy
 
-HUBSPOT, SALESFORCE = "hubspot", "salesforce"
+HUBSPOT, SALESFORCE, ERP = "hubspot", "salesforce", "erp"
+# What the ERP keeps and everyone else shows: order, delivery, invoice and payment state.
+DEAL_FULFILMENT = (
+    "order_number", "order_status", "delivery_status", "tracking_ref", "shipped_date", "invoice_number",
+    "invoice_status", "invoice_due_date", "amount_invoiced", "amount_paid", "amount_overdue", "payment_status",
+)  # fmt: skip
+COMPANY_BILLING = ("customer_number", "payment_terms", "credit_hold", "open_invoice_amount", "amount_overdue",
+                   "billing_risk")  # fmt: skip
 
 
 def hubspot_salesforce_mappings(hubspot: str = HUBSPOT, salesforce: str = SALESFORCE) -> list[ObjectMapping]:
@@ -40,6 +47,9 @@ def hubspot_salesforce_rules(hubspot: str = HUBSPOT, salesforce: str = SALESFORC
             FieldRule("annual_revenue", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("city", Rule.TWO_WAY),
             FieldRule("country", Rule.TWO_WAY),
+            FieldRule("street", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("postal_code", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("vat_number", Rule.OWNER_UNLESS_BLANK, salesforce),
         ],
         "contact": [
             *ids,
@@ -53,7 +63,61 @@ def hubspot_salesforce_rules(hubspot: str = HUBSPOT, salesforce: str = SALESFORC
             FieldRule("lead_score", Rule.ALWAYS_OWNER, hubspot),
             FieldRule("company_id", Rule.OWNER_UNLESS_BLANK, salesforce),
         ],
+        # Sales works deals in Salesforce; HubSpot shows them.
+        "deal": [
+            *ids,
+            FieldRule("name", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("amount", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("currency", Rule.TWO_WAY),
+            FieldRule("stage", Rule.ALWAYS_OWNER, salesforce),
+            FieldRule("close_date", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("company_id", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("lines", Rule.DONT_SYNC),  # the closed-won flow carries them to the ERP order
+        ],
     }
+
+
+def lead_to_cash_rules(
+    hubspot: str = HUBSPOT, salesforce: str = SALESFORCE, erp: str = ERP
+) -> dict[str, list[FieldRule]]:
+    """The HubSpot + Salesforce rules, with the ERP owning what it knows: a customer's number, terms and
+    unpaid invoices, and each won deal's order, delivery, invoice and payment."""
+    rules = hubspot_salesforce_rules(hubspot, salesforce)
+    rules["company"] += [FieldRule(name, Rule.ALWAYS_OWNER, erp) for name in COMPANY_BILLING]
+    rules["deal"] += [FieldRule(name, Rule.ALWAYS_OWNER, erp) for name in DEAL_FULFILMENT]
+    rules["product"] = [FieldRule(name, Rule.ALWAYS_OWNER, erp) for name in ("code", "name", "list_price", "active")]
+    return rules
+
+
+def lead_to_cash_mappings(
+    hubspot: str = HUBSPOT, salesforce: str = SALESFORCE, erp: str = ERP
+) -> list[ObjectMapping]:
+    """The CRMs' mappings plus the ERP's. Revline creates nothing in the ERP on its own: customers and
+    orders are created there by the closed-won flow, when a deal is won."""
+    from connectors.erp.mapping import default_mappings as erp_mappings
+
+    wanted = ("company", "product", "deal")
+    kept = [ObjectMapping(erp, m.object_type, m.fields, creates=False) for m in erp_mappings(erp)
+            if m.object_type in wanted]  # fmt: skip
+    return [*hubspot_salesforce_mappings(hubspot, salesforce), *kept]
+
+
+def install_lead_to_cash(
+    engine: Engine, hubspot: str = HUBSPOT, salesforce: str = SALESFORCE, erp: str = ERP
+) -> None:
+    """Save the lead-to-cash preset (when no policy is saved yet) and create its lanes."""
+    with snapshot(engine) as session:
+        current = policy.load(session, "company")
+    if not current.mappings:
+        policy.save_mappings(engine, lead_to_cash_mappings(hubspot, salesforce, erp), "preset")
+        for object_type, rules in lead_to_cash_rules(hubspot, salesforce, erp).items():
+            policy.save_rules(engine, object_type, rules, "preset")
+    with transaction(engine) as session:
+        for system in (hubspot, salesforce):
+            for object_type in ("company", "contact", "deal"):
+                lanes.ensure_lanes(session, system, object_type)
+        for object_type in ("company", "product", "deal"):
+            lanes.ensure_lanes(session, erp, object_type)
 
 
 def install_hubspot_salesforce(engine: Engine, hubspot: str = HUBSPOT, salesforce: str = SALESFORCE) -> None:

@@ -9,7 +9,7 @@ are sent again by the next owner, and the upsert keyed on the canonical id makes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from sync_core.domain import mapping, records
 from sync_core.domain.changes import WriteRequest, WriteResult
-from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, RetryableError, SyncError
+from sync_core.domain.errors import (
+    ErrorCategory,
+    PermanentError,
+    RateLimitedError,
+    RetryableError,
+    SyncError,
+    WaitingError,
+)
 from sync_core.domain.ownership import SystemState, apply
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.database import transaction
@@ -28,6 +35,7 @@ from sync_core.ports import Connector
 from sync_core.retry import DeadLetter, RetryPolicy
 from sync_core.services.policy import ObjectPolicy, load
 
+WAIT_SECONDS = 2.0  # how long a write waiting for a referenced record sleeps if nothing wakes it sooner
 Fence = Callable[[Session], datetime]
 """Extends the lane's lease inside a transaction, or raises LeaseLostError; returns the db time."""
 
@@ -146,6 +154,7 @@ def _prepare(
     target: str,
     external: dict[str, str],
     seen: dict[str, SystemState | None],
+    queued: Collection[str] = (),
 ) -> list[_Outcome]:
     """Map each group to the target's fields, leaving out what the target already holds."""
     target_mapping = policy.mappings.get(target)
@@ -162,7 +171,8 @@ def _prepare(
                 raise PermanentError(
                     f"{target} has no field mapping for {policy.object_type}", ErrorCategory.MAPPING
                 )
-            vendor = mapping.to_vendor(target_mapping, _referenced(fields, policy.object_type, target, external))
+            resolved = _referenced(fields, policy.object_type, target, external, queued)
+            vendor = mapping.to_vendor(target_mapping, resolved)
         except SyncError as error:
             outcome.error = error
             continue
@@ -170,11 +180,14 @@ def _prepare(
     return outcomes
 
 
-def _referenced(fields: dict[str, Any], object_type: str, target: str, external: dict[str, str]) -> dict[str, Any]:
+def _referenced(
+    fields: dict[str, Any], object_type: str, target: str, external: dict[str, str], queued: Collection[str] = ()
+) -> dict[str, Any]:
     """`fields` with canonical ids in reference fields replaced by the target's own ids.
 
-    A referenced record the target does not hold yet (its write may be in this very batch's
-    queue) makes the write wait and try again, rather than point at nothing.
+    A referenced record the target does not hold yet makes the write try again rather than point
+    at nothing: it waits, spending no attempt, while that record's own write is queued for the
+    target (`queued`), and is woken when it lands.
     """
     resolved = dict(fields)
     for name, referenced_type in records.REFERENCES.get(object_type, {}).items():
@@ -182,9 +195,44 @@ def _referenced(fields: dict[str, Any], object_type: str, target: str, external:
         if value in (None, ""):
             continue
         if str(value) not in external:
-            raise RetryableError(f"{target} has no {referenced_type} {value} yet for {object_type} {name}")
+            problem = f"{target} has no {referenced_type} {value} yet for {object_type} {name}"
+            if str(value) in queued:
+                raise WaitingError(problem + " (its write is queued)", retry_after=WAIT_SECONDS)
+            raise RetryableError(problem)
         resolved[name] = external[str(value)]
     return resolved
+
+
+def _queued(session: Session, target: str, ids: Collection[str]) -> set[str]:
+    """Which of the records `ids` have a write queued for `target` (pending or in flight)."""
+    if not ids:
+        return set()
+    ops = _OPS.c
+    rows = session.execute(
+        select(ops.canonical_id).where(
+            ops.target_system == target, ops.canonical_id.in_(list(ids)), ops.status.in_(["pending", "in_flight"])
+        )
+    )
+    return {str(cid) for (cid,) in rows}
+
+
+def _wake_waiting(session: Session, target: str, object_type: str, now: datetime) -> None:
+    """Records of `object_type` were just linked in `target`: writes there waiting for one go now."""
+    pointing = sorted({t for t, refs in records.REFERENCES.items() if object_type in refs.values()})
+    if not pointing:
+        return
+    ops = _OPS.c
+    woken: Any = session.execute(
+        update(_OPS)
+        .where(
+            ops.target_system == target, ops.object_type.in_(pointing), op_status_is("pending"),
+            ops.error_category == ErrorCategory.WAITING.value,
+        )
+        .values(next_attempt_at=now)
+    )
+    if woken.rowcount:
+        for waiting_type in pointing:
+            lanes.mark_due(session, target, waiting_type, lanes.OUTBOUND, now)
 
 
 def _send(connector: Connector, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
@@ -257,9 +305,10 @@ def run_batch(
             if g.fields.get(name) not in (None, "")
         }
         external = ledger.links_by_canonical(session, claim.system, [*cids, *referenced])
+        queued = _queued(session, claim.system, referenced - set(external))
         known = ledger.shadows(session, cids, claim.system)
     seen = {cid: ledger.state_of(known.get((cid, claim.system))) for cid in cids}
-    outcomes = _prepare(groups, policy, claim.system, external, seen)
+    outcomes = _prepare(groups, policy, claim.system, external, seen, queued)
     sending = [o for o in outcomes if o.request is not None]
     calls_before = connector.api_calls
     size = connector.max_batch_size
@@ -324,6 +373,8 @@ def _record(
         ledger.add_inbox(session, [_read_in_full(target, object_type, external, now) for _, external in links])
         lanes.mark_due(session, target, object_type, lanes.INBOUND, now)
     ledger.add_links(session, object_type, target, links, now)
+    if links:
+        _wake_waiting(session, target, object_type, now)
     ledger.save_shadows(session, shadows)
     ledger.add_spans(session, spans)
 
@@ -392,9 +443,12 @@ def _fail(
         counts.dead += len(group.op_ids)
     else:
         category = error.category.value if isinstance(error, PermanentError) else ErrorCategory.TRANSIENT.value
+        if isinstance(error, WaitingError):
+            category = ErrorCategory.WAITING.value
         throttled = isinstance(error, RateLimitedError)
+        refund = throttled or isinstance(error, WaitingError)
         updates.set(
-            group, "pending", category=category, message=error.message, next_attempt_at=decision.at, refund=throttled
+            group, "pending", category=category, message=error.message, next_attempt_at=decision.at, refund=refund
         )
         counts.retried += len(group.op_ids)
         if throttled:

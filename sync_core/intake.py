@@ -35,6 +35,7 @@ class IntakeCounts:
     ops_planned: int = 0
     dead: int = 0
     targets: set[str] = field(default_factory=set)
+    changed: list[str] = field(default_factory=list)  # canonical ids of the records that changed
 
 
 def _latest_per_record(page: Sequence[SourceRecord]) -> list[SourceRecord]:
@@ -170,9 +171,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _mapped_only(writes: dict[str, dict[str, Any]], policy: ObjectPolicy) -> dict[str, dict[str, Any]]:
-    """Drop fields a target does not map: they have nowhere to go there."""
-    kept = {t: {f: v for f, v in fields.items() if f in policy.fields_of(t)} for t, fields in writes.items()}
+def _mapped_only(
+    writes: dict[str, dict[str, Any]], policy: ObjectPolicy, states: Mapping[str, SystemState | None]
+) -> dict[str, dict[str, Any]]:
+    """Drop fields a target does not map (they have nowhere to go there), and the creation of
+    records in systems where the loop does not create them (a flow does)."""
+    kept = {
+        t: {f: v for f, v in fields.items() if f in policy.fields_of(t)}
+        for t, fields in writes.items()
+        if states.get(t) is not None or policy.creates_in(t)
+    }
     return {t: fields for t, fields in kept.items() if fields}
 
 
@@ -272,7 +280,7 @@ def ingest(
         }
         states[system] = observed
         written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
-        writes = _mapped_only(plan(policy.rules, states, written), policy)
+        writes = _mapped_only(plan(policy.rules, states, written), policy, states)
         if observed == previous and not writes:
             continue  # an echo of Revline's own write, or a record read again: nothing to record
         replanned.append(canonical_id)
@@ -292,4 +300,5 @@ def ingest(
         lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)
     counts.ops_planned = len(ops)
     counts.dead = len(dead)
+    counts.changed = replanned
     return counts

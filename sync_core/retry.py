@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from random import random as _random
 from typing import TypeAlias
 
-from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, RetryableError
+from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, RetryableError, WaitingError
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,9 @@ class RetryPolicy:
             return DeadLetter(error.category, error.message)
         if not isinstance(error, RetryableError):
             return DeadLetter(ErrorCategory.UNEXPECTED, f"{type(error).__name__}: {error}")
-        if isinstance(error, RateLimitedError):
-            # A quota says nothing about the record: wait for the window, and the attempt is not spent.
+        if isinstance(error, RateLimitedError | WaitingError):
+            # A quota says nothing about the record, nor does another record's queued write: wait for
+            # the window or for that write, and the attempt is not spent.
             wait = error.retry_after if error.retry_after is not None else self.base_seconds
             return RetryAt(now + timedelta(seconds=max(wait, 0.0)), attempts)
         if attempts >= self.max_attempts:

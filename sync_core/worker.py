@@ -30,6 +30,7 @@ from sync_core.persistence.database import db_now, transaction
 from sync_core.persistence.tables import InboxEvent, SyncRun
 from sync_core.ports import Connector
 from sync_core.retry import RetryPolicy
+from sync_core.services import flows
 from sync_core.services.policy import load
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,7 @@ def _ingest(
     if records:
         policy = load(session, claim.object_type)
         result = intake.ingest(session, claim.system, policy, records, now, read_in_full)
+        flows.after_ingest(session, claim.system, policy, result.changed, now)
         counts.records_read += result.records
         counts.ops_planned += result.ops_planned
         counts.ops_dead += result.dead

@@ -99,6 +99,19 @@ LIFECYCLE_STAGES = {
 }
 
 
+# The default sales pipeline's stages, keyed by canonical stage (the finer Salesforce stages share one).
+DEAL_STAGES = {
+    "prospecting": "appointmentscheduled", "qualification": "qualifiedtobuy", "needs_analysis": "qualifiedtobuy",
+    "value_proposition": "presentationscheduled", "decision_makers": "decisionmakerboughtin",
+    "perception_analysis": "decisionmakerboughtin", "proposal": "contractsent", "negotiation": "contractsent",
+    "closed_won": "closedwon", "closed_lost": "closedlost",
+}  # fmt: skip
+# The ERP's fulfilment states, in the options of the deal properties Revline creates on install.
+ORDER_STATUSES = {"draft": "draft", "sent": "sent", "confirmed": "confirmed", "cancelled": "cancelled"}
+DELIVERY_STATUSES = {"pending": "pending", "started": "started", "partial": "partial", "delivered": "delivered"}
+INVOICE_STATUSES = {"nothing": "nothing", "to_invoice": "to_invoice", "invoiced": "invoiced", "upselling": "upselling"}
+PAYMENT_STATUSES = {s: s for s in ("not_paid", "in_payment", "partial", "paid", "reversed", "overdue")}
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -133,6 +146,15 @@ def default_mappings() -> list[ObjectMapping]:
             FieldMap("city", "city"),
             FieldMap("country", "country"),
             FieldMap("annual_revenue", "annualrevenue"),
+            FieldMap("street", "address"),
+            FieldMap("postal_code", "zip"),
+            FieldMap("vat_number", "revline_vat_number"),
+            FieldMap("customer_number", "revline_customer_number"),
+            FieldMap("payment_terms", "revline_payment_terms"),
+            FieldMap("credit_hold", "revline_credit_hold"),
+            FieldMap("open_invoice_amount", "revline_open_invoice_amount"),
+            FieldMap("amount_overdue", "revline_amount_overdue"),
+            FieldMap("billing_risk", "revline_billing_risk"),
         )),
         ObjectMapping(SYSTEM, "contact", (
             FieldMap("hubspot_id", "hs_object_id"),
@@ -149,6 +171,27 @@ def default_mappings() -> list[ObjectMapping]:
             FieldMap("lead_score", "hubspotscore"),
             # A HubSpot company id: the engine must translate it to and from a canonical company id.
             FieldMap("company_id", "associatedcompanyid"),
+        )),
+        ObjectMapping(SYSTEM, "deal", (
+            FieldMap("hubspot_id", "hs_object_id"),
+            FieldMap("salesforce_id", "salesforce_id"),
+            FieldMap("name", "dealname"),
+            FieldMap("amount", "amount"),
+            FieldMap("currency", "deal_currency_code"),
+            FieldMap("stage", "dealstage", DEAL_STAGES),
+            FieldMap("close_date", "closedate"),
+            FieldMap("order_number", "revline_order_number"),
+            FieldMap("order_status", "revline_order_status", ORDER_STATUSES),
+            FieldMap("delivery_status", "revline_delivery_status", DELIVERY_STATUSES),
+            FieldMap("tracking_ref", "revline_tracking_number"),
+            FieldMap("shipped_date", "revline_shipped_date"),
+            FieldMap("invoice_number", "revline_invoice_number"),
+            FieldMap("invoice_status", "revline_invoice_status", INVOICE_STATUSES),
+            FieldMap("invoice_due_date", "revline_invoice_due_date"),
+            FieldMap("amount_invoiced", "revline_amount_invoiced"),
+            FieldMap("amount_paid", "revline_amount_paid"),
+            FieldMap("amount_overdue", "revline_amount_overdue"),
+            FieldMap("payment_status", "revline_payment_status", PAYMENT_STATUSES),
         )),
     ]
 

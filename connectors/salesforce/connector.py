@@ -11,8 +11,10 @@ from connectors.salesforce.client import BulkOutcome, SalesforceClient
 from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.cursor import ChangeCursor
 from connectors.salesforce.mapping import (
+    LINES,
     REVLINE_ID,
     is_record_id,
+    line_of,
     parse_stamp,
     sobject_for,
     soql_datetime,
@@ -133,6 +135,7 @@ class SalesforceConnector:
         )
         rows = self._client.query(soql, include_deleted=True)  # queryAll: deletions are changes too
         fresh = [r for r in rows if state.is_new(str(r["Id"]), str(r["SystemModstamp"]))][:limit]
+        fresh = self._with_lines(sobject, fresh)
         records = tuple(to_source_record(r, self._client.user_id) for r in fresh)
         following = state.after(((r.external_id, r.version) for r in records), overlap)
         return ChangePage(records, following.encode(), has_more=len(rows) >= fetch)
@@ -145,8 +148,24 @@ class SalesforceConnector:
         for chunk in _chunks(wanted, READ_CHUNK):
             quoted = ", ".join(soql_string(i) for i in chunk)
             soql = f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE Id IN ({quoted})"
-            found.extend(to_source_record(r, self._client.user_id) for r in self._client.query(soql))
+            rows = self._with_lines(sobject, self._client.query(soql))
+            found.extend(to_source_record(r, self._client.user_id) for r in rows)
         return found
+
+    def _with_lines(self, sobject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Opportunities with their products as canonical lines (one query per 200 opportunities)."""
+        if sobject != "Opportunity" or not rows:
+            return rows
+        lines: dict[str, list[dict[str, Any]]] = {str(r["Id"]): [] for r in rows}
+        for chunk in _chunks(list(lines), READ_CHUNK):
+            quoted = ", ".join(soql_string(i) for i in chunk)
+            soql = (
+                "SELECT Id, OpportunityId, ProductCode, Description, Quantity, UnitPrice FROM OpportunityLineItem"
+                f" WHERE OpportunityId IN ({quoted}) ORDER BY OpportunityId, Id"
+            )
+            for line in self._client.query(soql):
+                lines[str(line["OpportunityId"])].append(line_of(line))
+        return [{**r, LINES: lines[str(r["Id"])]} for r in rows]
 
     # -- writing ----------------------------------------------------------------------------------
 

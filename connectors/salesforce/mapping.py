@@ -58,6 +58,25 @@ LIFECYCLE_STAGES = {
 }
 
 
+# Opportunity stages, keyed by canonical stage.
+STAGES = {
+    "prospecting": "Prospecting", "qualification": "Qualification", "needs_analysis": "Needs Analysis",
+    "value_proposition": "Value Proposition", "decision_makers": "Id. Decision Makers",
+    "perception_analysis": "Perception Analysis", "proposal": "Proposal/Price Quote",
+    "negotiation": "Negotiation/Review", "closed_won": "Closed Won", "closed_lost": "Closed Lost",
+}  # fmt: skip
+# What the ERP reports back, in the picklists of Revline's custom Opportunity fields.
+ORDER_STATUSES = {"draft": "Draft", "sent": "Quotation Sent", "confirmed": "Confirmed", "cancelled": "Cancelled"}
+DELIVERY_STATUSES = {"pending": "Pending", "started": "Started", "partial": "Partially Delivered",
+                     "delivered": "Delivered"}  # fmt: skip
+INVOICE_STATUSES = {"nothing": "Nothing to Invoice", "to_invoice": "To Invoice", "invoiced": "Invoiced",
+                    "upselling": "Upselling"}  # fmt: skip
+PAYMENT_STATUSES = {"not_paid": "Not Paid", "in_payment": "In Payment", "partial": "Partially Paid", "paid": "Paid",
+                    "reversed": "Reversed", "overdue": "Overdue"}  # fmt: skip
+# The Opportunity's products, read with it from OpportunityLineItem as canonical order lines.
+LINES = "OpportunityLineItems"
+
+
 def sobject_for(object_type: str) -> str:
     """The sObject holding a canonical object type ('company' -> 'Account')."""
     try:
@@ -137,8 +156,18 @@ def to_bulk_row(write: WriteRequest, by_id: bool) -> dict[str, str]:
     return row
 
 
+def line_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpportunityLineItem as a canonical order line."""
+    return {
+        "product_code": row.get("ProductCode"),
+        "description": row.get("Description") or None,
+        "quantity": row.get("Quantity"),
+        "unit_price": row.get("UnitPrice"),
+    }
+
+
 def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
-    """Canonical companies and contacts in Salesforce's field names, for a connection called `system`.
+    """Canonical companies, contacts and deals in Salesforce's field names, for a connection called `system`.
 
     A contact's company_id holds the Account's Salesforce Id here; the engine translates it
     through its links to the canonical company and back.
@@ -157,6 +186,15 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
                 FieldMap("city", "BillingCity"),
                 FieldMap("country", "BillingCountry"),
                 FieldMap("annual_revenue", "AnnualRevenue"),
+                FieldMap("street", "BillingStreet"),
+                FieldMap("postal_code", "BillingPostalCode"),
+                FieldMap("vat_number", "VAT_Number__c"),
+                FieldMap("customer_number", "ERP_Customer_Ref__c"),
+                FieldMap("payment_terms", "Payment_Terms__c"),
+                FieldMap("credit_hold", "Credit_Hold__c"),
+                FieldMap("open_invoice_amount", "Open_Invoice_Amount__c"),
+                FieldMap("amount_overdue", "Amount_Overdue__c"),
+                FieldMap("billing_risk", "Billing_Risk__c"),
             ),
         ),
         ObjectMapping(
@@ -175,6 +213,32 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
                 FieldMap("lead_score", "Lead_Score__c"),
                 # The account's Salesforce Id; the engine translates it to and from the canonical company.
                 FieldMap("company_id", "AccountId"),
+            ),
+        ),
+        ObjectMapping(
+            system,
+            "deal",
+            (
+                FieldMap("salesforce_id", "Id"),
+                FieldMap("hubspot_id", "HubSpot_Id__c"),
+                FieldMap("name", "Name"),
+                FieldMap("amount", "Amount"),
+                FieldMap("stage", "StageName", STAGES),
+                FieldMap("close_date", "CloseDate"),
+                FieldMap("company_id", "AccountId"),
+                FieldMap("lines", LINES),
+                FieldMap("order_number", "ERP_Order_Number__c"),
+                FieldMap("order_status", "ERP_Order_Status__c", ORDER_STATUSES),
+                FieldMap("delivery_status", "Delivery_Status__c", DELIVERY_STATUSES),
+                FieldMap("tracking_ref", "Tracking_Number__c"),
+                FieldMap("shipped_date", "Shipped_Date__c"),
+                FieldMap("invoice_number", "Invoice_Number__c"),
+                FieldMap("invoice_status", "Invoice_Status__c", INVOICE_STATUSES),
+                FieldMap("invoice_due_date", "Invoice_Due_Date__c"),
+                FieldMap("amount_invoiced", "Amount_Invoiced__c"),
+                FieldMap("amount_paid", "Amount_Paid__c"),
+                FieldMap("amount_overdue", "Amount_Overdue__c"),
+                FieldMap("payment_status", "Payment_Status__c", PAYMENT_STATUSES),
             ),
         ),
     ]

@@ -21,6 +21,8 @@ class ErrorCategory(StrEnum):
     PERMISSION = "permission"
     MAPPING = "mapping"
     CONFLICT = "conflict"
+    APPROVAL_REQUIRED = "approval_required"  # held for a person to approve or reject (an order's prices)
+    WAITING = "waiting"  # pending until the target holds a record this one points at (never a dead letter's)
     TRANSIENT = "transient"  # retryable failures that ran out of attempts
     UNEXPECTED = "unexpected"  # anything a connector raised that it did not translate
 
@@ -52,6 +54,17 @@ class RateLimitedError(RetryableError):
     """
 
     def __reduce__(self) -> tuple[type[RateLimitedError], tuple[str, float | None]]:
+        return (type(self), (self.message, self.retry_after))
+
+
+class WaitingError(RetryableError):
+    """The write points at a record the target does not hold yet, whose own write is queued there.
+
+    It waits for that write rather than fails: no attempt is spent, and it is woken as soon as
+    the other record is linked.
+    """
+
+    def __reduce__(self) -> tuple[type[WaitingError], tuple[str, float | None]]:
         return (type(self), (self.message, self.retry_after))
 
 

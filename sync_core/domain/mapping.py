@@ -28,6 +28,10 @@ class ObjectMapping:
     system: str
     object_type: str
     fields: tuple[FieldMap, ...]
+    # Whether the sync loop creates records of this object in the system when the others have
+    # one it lacks. False: only records linked already are kept in step; a flow (the closed-won
+    # order, the lead handoff) decides when one is created there.
+    creates: bool = True
 
 
 def _translate(mapping: ObjectMapping, name: str, value: Any, table: Mapping[str, str], target: str) -> Any:

@@ -9,7 +9,15 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.ownership import is_blank
@@ -31,6 +39,14 @@ def _check_currency(value: str) -> str:
     return value.upper()
 
 
+def _plain(value: Decimal) -> str:
+    # One text per number whatever the system wrote ("1200", 1200.0, "1200.00"): values compare as
+    # text across systems, and two spellings of one amount must not look like a change.
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+Number = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_check_email)]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_currency)]
@@ -49,7 +65,7 @@ class Company(_Record):
     industry: str | None = None
     city: str | None = None
     country: str | None = None
-    annual_revenue: Decimal | None = None
+    annual_revenue: Number | None = None
     owner: str | None = None
     hubspot_id: str | None = None  # the record's id in HubSpot, written back to the other systems
     salesforce_id: str | None = None  # the record's id in Salesforce, likewise
@@ -61,8 +77,8 @@ class Company(_Record):
     customer_number: str | None = None
     payment_terms: str | None = None
     credit_hold: bool | None = None
-    open_invoice_amount: Decimal | None = None
-    amount_overdue: Decimal | None = None
+    open_invoice_amount: Number | None = None
+    amount_overdue: Number | None = None
     billing_risk: bool | None = None  # an invoice is overdue: don't pitch an upsell
 
 
@@ -89,8 +105,8 @@ class OrderLine(_Record):
 
     product_code: Required
     description: str | None = None
-    quantity: Decimal | None = None
-    unit_price: Decimal | None = None
+    quantity: Number | None = None
+    unit_price: Number | None = None
 
 
 class Deal(_Record):
@@ -101,7 +117,7 @@ class Deal(_Record):
     """
 
     name: Required
-    amount: Decimal | None = None
+    amount: Number | None = None
     currency: Currency | None = None
     stage: str | None = None  # one of DEAL_STAGES
     close_date: dt.date | None = None
@@ -118,9 +134,9 @@ class Deal(_Record):
     invoice_number: str | None = None
     invoice_status: str | None = None  # one of INVOICE_STATUSES
     invoice_due_date: dt.date | None = None
-    amount_invoiced: Decimal | None = None
-    amount_paid: Decimal | None = None
-    amount_overdue: Decimal | None = None
+    amount_invoiced: Number | None = None
+    amount_paid: Number | None = None
+    amount_overdue: Number | None = None
     payment_status: str | None = None  # one of PAYMENT_STATUSES
 
 
@@ -129,7 +145,7 @@ class Product(_Record):
 
     code: Required
     name: str | None = None
-    list_price: Decimal | None = None
+    list_price: Number | None = None
     active: bool | None = None
 
 
@@ -138,9 +154,9 @@ class PriceEntry(_Record):
 
     product_code: Required
     pricebook: Required
-    unit_price: Decimal | None = None
+    unit_price: Number | None = None
     currency: Currency | None = None
-    min_quantity: Decimal | None = None
+    min_quantity: Number | None = None
 
 
 class Order(_Record):
@@ -150,7 +166,7 @@ class Order(_Record):
     company_id: str | None = None
     deal_id: str | None = None
     state: str | None = None
-    amount_total: Decimal | None = None
+    amount_total: Number | None = None
     currency: Currency | None = None
     lines: tuple[OrderLine, ...] | None = None
 
@@ -172,8 +188,8 @@ class Invoice(_Record):
     order_id: str | None = None
     state: str | None = None
     payment_state: str | None = None
-    amount_total: Decimal | None = None
-    amount_residual: Decimal | None = None
+    amount_total: Number | None = None
+    amount_residual: Number | None = None
     due_date: dt.date | None = None
 
 
@@ -181,7 +197,7 @@ class Payment(_Record):
     """A payment against an invoice: Odoo account.payment."""
 
     invoice_id: Required
-    amount: Decimal | None = None
+    amount: Number | None = None
     date: dt.date | None = None
     state: str | None = None
 

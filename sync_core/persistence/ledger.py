@@ -104,6 +104,17 @@ def claim_match_keys(session: Session, object_type: str, proposed: Mapping[str, 
     return {str(k): str(c) for k, c in found}
 
 
+def match_key_owners(session: Session, object_type: str, keys: Collection[str]) -> dict[str, str]:
+    """key -> canonical id for the given matching keys that some record claimed."""
+    if not keys:
+        return {}
+    table = _MATCH_KEYS
+    found = session.execute(
+        select(table.c.key, table.c.canonical_id).where(table.c.object_type == object_type, table.c.key.in_(list(keys)))
+    )
+    return {str(k): str(c) for k, c in found}
+
+
 def shadows(session: Session, ids: Collection[str], system: str | None = None) -> dict[tuple[str, str], ShadowView]:
     """(canonical id, system) -> shadow, for every system (or one) holding the given records."""
     if not ids:

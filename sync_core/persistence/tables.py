@@ -255,6 +255,7 @@ class FieldMapping(SQLModel, table=True):
     canonical: str = Field(max_length=80)
     vendor: str = Field(max_length=120)
     value_map: dict[str, Any] = _json()
+    creates: bool = True  # the object mapping's `creates`, repeated on each of its fields
     created_at: datetime = _time()
     created_by: str = Field(max_length=120)
 

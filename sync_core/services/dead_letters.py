@@ -14,6 +14,7 @@ from sqlmodel import col
 from sync_core.persistence import lanes
 from sync_core.persistence.database import db_now, snapshot, transaction
 from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction, op_status_is
+from sync_core.services import closed_won
 from sync_core.services.runs import Page, make_page, page_bounds
 
 DEAD = "dead"
@@ -127,6 +128,9 @@ def _retry_op(session: Session, op: OutboundOp, actor: str, reason: str | None, 
             details={**previous, "reason": reason, "target_system": op.target_system},
         )
     )
+    if closed_won.is_order(op):
+        # A held order is decided again on what is true now, not sent as it was held.
+        closed_won.reconsider(session, op, now)
 
 
 def retry(engine: Engine, op_id: int, actor: str, reason: str | None = None) -> None:

@@ -34,6 +34,11 @@ class ObjectPolicy:
         """The canonical fields `system` has a mapping for: the only ones ever written to it."""
         return self._fields.get(system, frozenset())
 
+    def creates_in(self, system: str) -> bool:
+        """Whether the sync loop creates records in `system` (else a flow does, or nobody)."""
+        found = self.mappings.get(system)
+        return found is not None and found.creates
+
     def owns_fields(self, system: str) -> bool:
         """Whether `system` owns some field it maps: then only reading it tells their values."""
         owning = (Rule.ALWAYS_OWNER, Rule.OWNER_UNLESS_BLANK)
@@ -65,13 +70,18 @@ def load(session: Session, object_type: str) -> ObjectPolicy:
         .order_by(col(FieldMapping.system), col(FieldMapping.canonical))
     ).all()
     fields: dict[str, list[FieldMap]] = {}
+    creates: dict[str, bool] = {}
     for row in rows:
         values = {str(k): str(v) for k, v in row.value_map.items()}
         fields.setdefault(row.system, []).append(FieldMap(row.canonical, row.vendor, values))
+        creates[row.system] = creates.get(row.system, True) and bool(row.creates)
     return ObjectPolicy(
         object_type,
         tuple(FieldRule(r.field, Rule(r.rule), r.owner) for r in rules),
-        {system: ObjectMapping(system, object_type, tuple(maps)) for system, maps in fields.items()},
+        {
+            system: ObjectMapping(system, object_type, tuple(maps), creates[system])
+            for system, maps in fields.items()
+        },
     )
 
 
@@ -123,7 +133,7 @@ def save_mappings(engine: Engine, mappings: Sequence[ObjectMapping], actor: str)
                         FieldMapping(
                             version=version, system=old.system, object_type=old.object_type,
                             canonical=old.canonical, vendor=old.vendor, value_map=old.value_map,
-                            created_at=now, created_by=actor,
+                            creates=old.creates, created_at=now, created_by=actor,
                         )
                     )
         for mapping in mappings:
@@ -132,7 +142,8 @@ def save_mappings(engine: Engine, mappings: Sequence[ObjectMapping], actor: str)
                     FieldMapping(
                         version=version, system=mapping.system, object_type=mapping.object_type,
                         canonical=field_map.canonical, vendor=field_map.vendor,
-                        value_map=dict(field_map.values), created_at=now, created_by=actor,
+                        value_map=dict(field_map.values), creates=mapping.creates, created_at=now,
+                        created_by=actor,
                     )
                 )
         session.add(

@@ -12,6 +12,7 @@ from connectors.salesforce.cursor import ChangeCursor
 from connectors.salesforce.errors import from_bulk_error, from_record_errors, from_response, from_token_response
 from connectors.salesforce.mapping import (
     INDUSTRIES,
+    LINES,
     REVLINE_ID,
     default_mappings,
     parse_stamp,
@@ -29,8 +30,10 @@ WAIT = 600.0
 
 
 def test_default_mappings_speak_salesforce_field_names_and_picklist_values() -> None:
-    company, contact = default_mappings("sales")
-    assert (company.system, company.object_type, contact.object_type) == ("sales", "company", "contact")
+    company, contact, deal = default_mappings("sales")
+    assert (company.system, company.object_type, contact.object_type, deal.object_type) == (
+        "sales", "company", "contact", "deal"
+    )
     vendor = to_vendor(
         company, {"name": "Acme", "domain": "acme.example", "industry": "food_and_beverage", "city": "Lyon"}
     )
@@ -52,10 +55,14 @@ def test_default_mappings_speak_salesforce_field_names_and_picklist_values() -> 
 def test_mapped_picklists_match_the_org_and_the_demo_vocabulary() -> None:
     assert set(INDUSTRIES.values()) == set(schema.INDUSTRIES)
     assert {"technology", "manufacturing", "retail", "finance", "healthcare"} <= set(INDUSTRIES)
-    company, contact = default_mappings()
-    for mapping, sobject in ((company, "Account"), (contact, "Contact")):
-        fields = {f.name for f in schema.SOBJECTS[sobject].fields}
-        assert {fm.vendor for fm in mapping.fields} <= fields
+    company, contact, deal = default_mappings()
+    for mapping, sobject in ((company, "Account"), (contact, "Contact"), (deal, "Opportunity")):
+        fields = {f.name: f for f in schema.SOBJECTS[sobject].fields}
+        # the Opportunity's lines are read from OpportunityLineItem, not a field of its own
+        assert {fm.vendor for fm in mapping.fields} - {LINES} <= set(fields)
+        for fm in mapping.fields:
+            if fm.values and fields[fm.vendor].picklist:
+                assert set(fm.values.values()) <= set(fields[fm.vendor].picklist), fm.vendor
 
 
 def test_rows_become_source_records_and_writes_become_bodies() -> None:

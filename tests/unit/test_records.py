@@ -45,7 +45,7 @@ def test_full_records_build() -> None:
     [
         ("contact", {"email": " Ann@Example.COM "}, {"email": "ann@example.com"}),
         ("contact", {"lead_score": "7", "phone": None}, {"lead_score": 7, "phone": None}),
-        ("company", {"annual_revenue": Decimal("1.50"), "city": " Lyon "}, {"annual_revenue": "1.50", "city": "Lyon"}),
+        ("company", {"annual_revenue": Decimal("1.50"), "city": " Lyon "}, {"annual_revenue": "1.5", "city": "Lyon"}),
         (
             "deal",
             {"amount": "100.5", "currency": "eur", "close_date": date(2024, 6, 30)},
@@ -108,3 +108,21 @@ def test_unknown_object_type_is_a_mapping_error() -> None:
     with pytest.raises(PermanentError, match="unknown object type 'widget'") as caught:
         validate("widget", {})
     assert caught.value.category is ErrorCategory.MAPPING
+
+
+@pytest.mark.parametrize("spelling", ["1200", 1200, 1200.0, "1200.00", Decimal("1.2E+3")])
+def test_one_amount_has_one_canonical_text_however_a_system_spells_it(spelling: Any) -> None:
+    # HubSpot answers "1200", Salesforce 1200.0, Odoo 1200.00: the same value must not read as a change
+    assert validate("deal", {"amount": spelling}) == {"amount": "1200"}
+    assert validate("deal", {"amount": "-0.0"}) == {"amount": "0"}
+
+
+def test_deal_lines_are_validated_line_by_line() -> None:
+    lines = [{"product_code": " W-1 ", "quantity": 2.0, "unit_price": "99.90"}]
+    assert validate("deal", {"lines": lines}) == {
+        "lines": [{"product_code": "W-1", "description": None, "quantity": "2", "unit_price": "99.9"}]
+    }
+    with pytest.raises(PermanentError) as failed:
+        validate("deal", {"lines": [{"quantity": 1}]})
+    assert failed.value.category == ErrorCategory.VALIDATION
+    assert "lines[0].product_code" in failed.value.message

@@ -91,3 +91,12 @@ def test_a_rate_limit_waits_for_its_window_and_spends_no_attempt() -> None:
     policy = RetryPolicy(max_attempts=3)
     decision = policy.decide(RateLimitedError("REQUEST_LIMIT_EXCEEDED", retry_after=3600), attempts=7, now=now)
     assert decision == RetryAt(now + timedelta(hours=1), 7)  # past max_attempts, still no dead letter
+
+
+def test_a_write_waiting_for_a_queued_record_spends_no_attempt() -> None:
+    from sync_core.domain.errors import WaitingError
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    policy = RetryPolicy(max_attempts=3)
+    decision = policy.decide(WaitingError("erp has no company c-1 yet", retry_after=2.0), attempts=5, now=now)
+    assert decision == RetryAt(now + timedelta(seconds=2), 5)

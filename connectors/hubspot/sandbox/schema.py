@@ -187,6 +187,43 @@ def _revline(group: str) -> list[PropertyDef]:
     ]
 
 
+def _erp_company(group: str) -> list[PropertyDef]:
+    # What the ERP keeps about a customer, shown to marketing and sales (Revline creates them on install).
+    return [
+        _p("revline_vat_number", "VAT number", group=group, hubspot_defined=False),
+        _p("revline_customer_number", "ERP customer number", group=group, hubspot_defined=False),
+        _p("revline_payment_terms", "Payment terms", group=group, hubspot_defined=False),
+        _p("revline_credit_hold", "Credit hold", "bool", "booleancheckbox", group, hubspot_defined=False,
+           options=(("true", "Yes"), ("false", "No"))),
+        _p("revline_open_invoice_amount", "Open invoice amount", "number", "number", group, hubspot_defined=False),
+        _p("revline_amount_overdue", "Amount overdue", "number", "number", group, hubspot_defined=False),
+        _p("revline_billing_risk", "Billing risk", "bool", "booleancheckbox", group, hubspot_defined=False,
+           options=(("true", "Yes"), ("false", "No"))),
+    ]
+
+
+def _erp_deal(group: str) -> list[PropertyDef]:
+    # The order the ERP placed for the deal and how it is delivered, invoiced and paid.
+    def choice(name: str, label: str, *values: str) -> PropertyDef:
+        return _p(name, label, "enumeration", "select", group, options=_options(*values), hubspot_defined=False)
+
+    return [
+        _p("revline_order_number", "ERP order number", group=group, hubspot_defined=False),
+        choice("revline_order_status", "ERP order status", "draft", "sent", "confirmed", "cancelled"),
+        choice("revline_delivery_status", "Delivery status", "pending", "started", "partial", "delivered"),
+        _p("revline_tracking_number", "Tracking number", group=group, hubspot_defined=False),
+        _p("revline_shipped_date", "Shipped date", "date", "date", group, hubspot_defined=False),
+        _p("revline_invoice_number", "Invoice number", group=group, hubspot_defined=False),
+        choice("revline_invoice_status", "Invoice status", "nothing", "to_invoice", "invoiced", "upselling"),
+        _p("revline_invoice_due_date", "Invoice due date", "date", "date", group, hubspot_defined=False),
+        _p("revline_amount_invoiced", "Amount invoiced", "number", "number", group, hubspot_defined=False),
+        _p("revline_amount_paid", "Amount paid", "number", "number", group, hubspot_defined=False),
+        _p("revline_amount_overdue", "Amount overdue", "number", "number", group, hubspot_defined=False),
+        choice("revline_payment_status", "Payment status", "not_paid", "in_payment", "partial", "paid", "reversed",
+               "overdue"),
+    ]
+
+
 def _build() -> dict[str, dict[str, PropertyDef]]:
     contact, company, deal, product, line = (
         "contactinformation", "companyinformation", "dealinformation", "productinformation", "lineiteminformation"
@@ -234,6 +271,7 @@ def _build() -> dict[str, dict[str, PropertyDef]]:
             _p("description", "Description", field="textarea", group=company),
             _p("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", company, options=LIFECYCLE_STAGES),
             *_revline(company),
+            *_erp_company(company),
         ],
         "deals": [
             *_common(deal),
@@ -245,6 +283,7 @@ def _build() -> dict[str, dict[str, PropertyDef]]:
             _p("deal_currency_code", "Currency", "enumeration", "select", deal, options=CURRENCIES),
             _p("description", "Deal Description", field="textarea", group=deal),
             *_revline(deal),
+            *_erp_deal(deal),
         ],
         "products": [
             *_common(product),

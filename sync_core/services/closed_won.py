@@ -1,0 +1,273 @@
+"""Closed-won to order: when a deal is won in the sales system, place its order in the ERP once.
+
+Runs inside the intake transaction of the sales system's deals (flows.after_ingest), and again
+when a person retries, approves, rejects or remaps a held order. For each won deal the ERP does
+not hold yet:
+
+1. gather the inputs from the ledger: the deal as sales has it, its company's billing data,
+   the ERP's catalogue (products the ERP lane has read), what people decided on this order;
+2. decide (domain/orders.py): place, or hold with a reason;
+3. hold: the order's outbox row becomes a dead letter of that category;
+   place: the customer is created in the ERP first when it is not there (an outbox write of
+   the company), and the order's row becomes pending. The executor places it keyed on the
+   Opportunity (origin `sf-opp:<id>`), so however often this runs, the ERP gets one order.
+
+The order's outbox row has one key per deal, so every decision about it lands on one row and
+every human action on it (repair_action rows) stays attached to it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from sync_core.domain import orders
+from sync_core.domain.ownership import SystemState, plan
+from sync_core.domain.records import WON
+from sync_core.persistence import lanes, ledger
+from sync_core.persistence.tables import OutboundOp, RepairAction, op_status_is
+from sync_core.services.policy import ObjectPolicy, load
+
+PLACE = "place"
+CUSTOMER = "customer"
+_SETTLED = ("pending", "in_flight", "done", "rejected")  # being placed, placed, or refused by a person
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which connection sells (owns the deal's stage) and which fulfils (owns its order number)."""
+
+    sales: str
+    erp: str
+
+
+def roles(policy: ObjectPolicy) -> Roles | None:
+    """The sales and ERP systems of the deal policy; None when it has no ERP."""
+    owners = {rule.field: rule.owner for rule in policy.rules}
+    sales, erp = owners.get("stage"), owners.get("order_number")
+    if not sales or not erp or erp not in policy.mappings:
+        return None
+    return Roles(sales, erp)
+
+
+def place_key(erp: str, sales: str, deal_external_id: str) -> str:
+    """One outbox key per won deal: every decision about its order lands on one row."""
+    return ledger.idempotency_key(erp, "deal", sales, deal_external_id, "-", PLACE)
+
+
+def after_ingest(session: Session, system: str, policy: ObjectPolicy, canonical_ids: Collection[str],
+                 now: datetime, rules: orders.OrderRules | None = None) -> int:
+    """Consider the deals of `system` that changed; returns how many order rows were (re)decided."""
+    found = roles(policy)
+    if found is None or system != found.sales or not canonical_ids:
+        return 0
+    states = ledger.shadows(session, list(canonical_ids), found.sales)
+    won = [cid for cid in canonical_ids if _stage(states.get((cid, found.sales))) == WON]
+    if not won:
+        return 0
+    placed = ledger.links_by_canonical(session, found.erp, won)  # the ERP holds these deals already
+    decided = 0
+    for cid in won:
+        if cid in placed:
+            continue
+        op = _order_op(session, found, cid)
+        if op is not None and op.status in _SETTLED:
+            continue
+        decided += _decide(session, policy, found, cid, op, now, rules or orders.OrderRules())
+    return decided
+
+
+def after_catalog(session: Session, system: str, canonical_ids: Collection[str], now: datetime) -> int:
+    """Decide again the orders held for products the ERP has just been read to sell."""
+    policy = load(session, "deal")
+    found = roles(policy)
+    if found is None or system != found.erp or not canonical_ids:
+        return 0
+    products = ledger.shadows(session, list(canonical_ids), system)
+    codes = {str(s.seen.get("code") or "").upper() for s in products.values()} - {""}
+    held = session.execute(
+        select(OutboundOp).where(
+            op_status_is("dead"), col(OutboundOp.error_category) == "mapping",
+            col(OutboundOp.target_system) == found.erp, col(OutboundOp.operation) == PLACE,
+        )
+    ).scalars().all()
+    decided = 0
+    for op in held:
+        missing = {str(c).upper() for c in (op.result or {}).get("held", {}).get("missing_products", [])}
+        if missing & codes:
+            decided += _decide(session, policy, found, op.canonical_id, op, now, orders.OrderRules())
+    return decided
+
+
+def reconsider(session: Session, op: OutboundOp, now: datetime, rules: orders.OrderRules | None = None) -> None:
+    """Decide a held order again now (after a retry, an approval or a remap)."""
+    policy = load(session, "deal")
+    found = roles(policy)
+    if found is None:
+        raise ValueError("the deal policy names no ERP: there is no order to place")
+    _decide(session, policy, found, op.canonical_id, op, now, rules or orders.OrderRules())
+
+
+def is_order(op: OutboundOp) -> bool:
+    return op.operation == PLACE
+
+
+def _stage(shadow: ledger.ShadowView | None) -> Any:
+    state = ledger.state_of(shadow)
+    return state.values.get("stage") if state is not None else None
+
+
+def _order_op(session: Session, found: Roles, cid: str) -> OutboundOp | None:
+    return session.execute(
+        select(OutboundOp).where(
+            col(OutboundOp.canonical_id) == cid,
+            col(OutboundOp.target_system) == found.erp,
+            col(OutboundOp.object_type) == "deal",
+            col(OutboundOp.operation) == PLACE,
+        )
+    ).scalar()
+
+
+def _decisions(session: Session, op: OutboundOp | None) -> tuple[dict[str, str], set[str]]:
+    """The remaps (deal code -> ERP code) and approvals (deviation digests) people made on this order."""
+    if op is None or op.id is None:
+        return {}, set()
+    actions = session.execute(
+        select(col(RepairAction.action), col(RepairAction.details)).where(
+            col(RepairAction.op_id) == op.id, col(RepairAction.action).in_(["remap", "approve"])
+        ).order_by(col(RepairAction.id))
+    ).all()
+    aliases: dict[str, str] = {}
+    approvals: set[str] = set()
+    for action, found in actions:
+        details: dict[str, Any] = found if isinstance(found, dict) else {}
+        if action == "remap":
+            aliases[str(details["from"])] = str(details["to"])
+        elif action == "approve" and details.get("digest"):
+            approvals.add(str(details["digest"]))
+    return aliases, approvals
+
+
+def _catalog(session: Session, erp: str, lines: Sequence[Mapping[str, Any]], aliases: Mapping[str, str]
+             ) -> dict[str, orders.CatalogItem]:
+    """The ERP's products among the lines' codes (and their remaps), as the ERP lane last read them."""
+    codes = {str(line.get("product_code") or "").strip() for line in lines}
+    codes |= {aliases[c] for c in codes if c in aliases}
+    keys = {c.upper() for c in codes if c}
+    owners = ledger.match_key_owners(session, "product", keys)
+    states = ledger.shadows(session, set(owners.values()), erp)
+    catalog: dict[str, orders.CatalogItem] = {}
+    for key, cid in owners.items():
+        state = ledger.state_of(states.get((cid, erp)))
+        if state is None:
+            continue
+        price = state.values.get("list_price")
+        catalog[key] = orders.CatalogItem(
+            code=str(state.values.get("code") or key),
+            list_price=Decimal(str(price)) if price not in (None, "") else None,
+            active=state.values.get("active") is not False,
+        )
+    return catalog
+
+
+def _company(session: Session, policy: ObjectPolicy, found: Roles, company_id: str | None
+             ) -> tuple[dict[str, Any] | None, dict[str, SystemState | None], dict[str, dict[str, Any]]]:
+    """The company's values as sales has them, every system's state of it, and what was written where."""
+    if not company_id:
+        return None, {}, {}
+    known = ledger.shadows(session, [company_id])
+    states = {system: ledger.state_of(shadow) for (_, system), shadow in known.items()}
+    written = {system: dict(shadow.written) for (_, system), shadow in known.items()}
+    sales = states.get(found.sales)
+    if sales is None:
+        return None, states, written
+    return dict(sales.values), states, written
+
+
+def _decide(session: Session, policy: ObjectPolicy, found: Roles, cid: str, op: OutboundOp | None,
+            now: datetime, rules: orders.OrderRules) -> int:
+    deal_shadow = ledger.shadows(session, [cid], found.sales).get((cid, found.sales))
+    deal = ledger.state_of(deal_shadow)
+    if deal is None:
+        return 0
+    external = ledger.links_by_canonical(session, found.sales, [cid]).get(cid)
+    if external is None:
+        return 0
+    lines = list(deal.values.get("lines") or [])
+    company, company_states, company_written = _company(session, policy, found, deal.values.get("company_id"))
+    aliases, approvals = _decisions(session, op)
+    decision = orders.decide(lines, company, _catalog(session, found.erp, lines, aliases), aliases, approvals, rules)
+    payload: dict[str, Any] = {"company_id": deal.values.get("company_id"), "salesforce_id": external}
+    version = deal_shadow.source_version if deal_shadow is not None and deal_shadow.source_version else "-"
+    if isinstance(decision, orders.Hold):
+        row = _row(found, cid, external, version, {**payload, "lines": lines}, now)
+        row.update(status="dead", attempts=1, error_category=decision.category.value,
+                   error_message=decision.message, result={"held": dict(decision.details)})
+        _put(session, op, row)
+        ledger.add_spans(session, [_span(cid, found.erp, now, "held", decision.message)])
+        return 1
+    company_id = str(payload["company_id"])
+    if ledger.links_by_canonical(session, found.erp, [company_id]).get(company_id) is None:
+        _plan_customer(session, found, company_id, company_states, company_written, now)
+    row = _row(found, cid, external, version, {**payload, "lines": list(decision.lines)}, now)
+    if decision.approved:
+        row["result"] = {"approved": decision.approved}
+    _put(session, op, row)
+    ledger.add_spans(session, [_span(cid, found.erp, now, "ok", None)])
+    lanes.mark_due(session, found.erp, "deal", lanes.OUTBOUND, now)
+    return 1
+
+
+def _plan_customer(session: Session, found: Roles, company_id: str, states: Mapping[str, SystemState | None],
+                   written: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
+    """Create the company in the ERP (upserted there on Revline's id): what the policy gives it."""
+    company_policy = load(session, "company")
+    everyone: dict[str, SystemState | None] = {s: states.get(s) for s in company_policy.systems}
+    everyone[found.erp] = None
+    fields = plan(company_policy.rules, everyone, written).get(found.erp, {})
+    fields = {k: v for k, v in fields.items() if k in company_policy.fields_of(found.erp)}
+    if not fields:
+        return
+    key = ledger.idempotency_key(found.erp, "company", found.sales, company_id, "-", CUSTOMER)
+    ledger.add_ops(session, [{
+        "idempotency_key": key, "target_system": found.erp, "object_type": "company", "canonical_id": company_id,
+        "operation": "upsert", "source_system": found.sales, "source_id": company_id, "source_version": "-",
+        "payload": fields, "status": "pending", "attempts": 0, "next_attempt_at": now, "result": {},
+        "correlation_id": company_id, "created_at": now, "updated_at": now,
+    }])
+    lanes.mark_due(session, found.erp, "company", lanes.OUTBOUND, now)
+
+
+def _row(found: Roles, cid: str, external: str, version: str, payload: dict[str, Any], now: datetime
+         ) -> dict[str, Any]:
+    return {
+        "idempotency_key": place_key(found.erp, found.sales, external),
+        "target_system": found.erp, "object_type": "deal", "canonical_id": cid, "operation": PLACE,
+        "source_system": found.sales, "source_id": external, "source_version": version[:64], "payload": payload,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "error_category": None, "error_message": None,
+        "result": {}, "correlation_id": cid, "created_at": now, "updated_at": now,
+    }
+
+
+def _put(session: Session, op: OutboundOp | None, row: dict[str, Any]) -> None:
+    if op is None:
+        ledger.add_ops(session, [row])
+        return
+    changes = {k: v for k, v in row.items() if k not in ("idempotency_key", "created_at")}
+    session.execute(update(OutboundOp).where(col(OutboundOp.id) == op.id).values(**changes))
+    session.expire(op)
+
+
+def _span(cid: str, erp: str, now: datetime, status: str, error: str | None) -> dict[str, Any]:
+    return {
+        "correlation_id": cid, "name": "order.check", "system": erp, "started_at": now, "ended_at": now,
+        "status": status, "attributes": {"span": str(uuid.uuid4()), **({"error": error} if error else {})},
+    }
