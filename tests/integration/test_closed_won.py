@@ -107,7 +107,8 @@ def test_a_won_deal_becomes_one_order_and_its_number_comes_back(ledger_url: str)
     customers = flow.erp.all("company")
     assert len(customers) == 1
     (customer_id, customer), = customers.items()
-    assert customer["vat_number"] == "DE123456789" and customer["city"] == "Berlin"
+    assert customer["vat_number"] == "DE123456789"
+    assert customer["city"] == "Berlin"
     (order_id, order), = flow.orders().items()
     assert order["company_id"] == customer_id  # the ERP's own id of the customer
     assert order["salesforce_id"] == deal
@@ -137,8 +138,10 @@ def test_missing_billing_data_is_held_naming_the_fields_then_retried_once_fixed(
     deal = flow.deal(account, "closed_won", [_line("WIDGET")])
     flow.sync()
     op = flow.order_op(deal)
-    assert op.status == "dead" and op.error_category == "validation"
-    assert "postal_code" in (op.error_message or "") and "vat_number" in (op.error_message or "")
+    assert op.status == "dead"
+    assert op.error_category == "validation"
+    assert "postal_code" in (op.error_message or "")
+    assert "vat_number" in (op.error_message or "")
     assert flow.orders() == {}
 
     flow.sales.put("company", {"postal_code": "10115", "vat_number": "DE123456789"}, external_id=account)
@@ -154,7 +157,8 @@ def test_a_missing_product_is_remapped_then_ordered(ledger_url: str) -> None:
     deal = flow.deal(flow.customer(), "closed_won", [_line("WIDGET"), _line("GIZMO-9", 3, 50.0)])
     flow.sync()
     op = flow.order_op(deal)
-    assert op.status == "dead" and op.error_category == "mapping"
+    assert op.status == "dead"
+    assert op.error_category == "mapping"
     assert "GIZMO-9" in (op.error_message or "")
 
     with pytest.raises(ValueError, match="no line with product"):
@@ -177,8 +181,10 @@ def test_a_price_outside_tolerance_waits_for_approval(ledger_url: str) -> None:
     fine = flow.deal(account, "closed_won", [_line("WIDGET", 1, 101.5)])  # within 2%
     flow.sync()
     held = flow.order_op(approved)
-    assert held.status == "dead" and held.error_category == "approval_required"
-    assert "WIDGET at 130" in (held.error_message or "") and "list 100" in (held.error_message or "")
+    assert held.status == "dead"
+    assert held.error_category == "approval_required"
+    assert "WIDGET at 130" in (held.error_message or "")
+    assert "list 100" in (held.error_message or "")
     assert flow.order_op(rejected).status == "dead"
     assert flow.order_op(fine).status == "done"
     assert len(flow.orders()) == 1
@@ -199,9 +205,9 @@ def test_a_price_outside_tolerance_waits_for_approval(ledger_url: str) -> None:
     assert flow.order_op(rejected).status == "rejected"
     assert {o["salesforce_id"] for o in flow.orders().values()} == {approved, fine}
     with snapshot(flow.engine) as session:
-        audit = session.execute(select(AuditLog.action, AuditLog.actor).where(AuditLog.action.startswith("order."))
-                                ).all()  # fmt: skip
-    assert sorted(tuple(a) for a in audit) == [("order.approve", "cfo@example.com"), ("order.reject", "cfo@example.com")]
+        query = select(AuditLog.action, AuditLog.actor).where(AuditLog.action.startswith("order."))
+        audit = sorted(tuple(row) for row in session.execute(query).all())
+    assert audit == [("order.approve", "cfo@example.com"), ("order.reject", "cfo@example.com")]
 
 
 def test_an_approval_covers_only_the_prices_it_saw(ledger_url: str) -> None:

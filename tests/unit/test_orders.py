@@ -45,21 +45,26 @@ def test_a_complete_order_is_placed_with_its_lines() -> None:
 def test_checks_run_in_order_and_name_what_blocks() -> None:
     no_vat = {**COMPANY, "vat_number": ""}
     first = decide([_line("NOPE")], no_vat, CATALOG, {}, set(), RULES)
-    assert isinstance(first, Hold) and first.category is ErrorCategory.VALIDATION
-    assert first.details == {"missing_fields": ["vat_number"]} and "vat_number" in first.message
+    assert isinstance(first, Hold)
+    assert first.category is ErrorCategory.VALIDATION
+    assert first.details == {"missing_fields": ["vat_number"]}
+    assert "vat_number" in first.message
 
     unknown = decide([_line("W-1"), _line("NOPE"), _line("OLD", "10")], COMPANY, CATALOG, {}, set(), RULES)
-    assert isinstance(unknown, Hold) and unknown.category is ErrorCategory.MAPPING
+    assert isinstance(unknown, Hold)
+    assert unknown.category is ErrorCategory.MAPPING
     assert unknown.details == {"missing_products": ["NOPE", "OLD"]}  # an archived product is not sold
 
     assert isinstance(decide([], COMPANY, CATALOG, {}, set(), RULES), Hold)
     no_account = decide([_line("W-1")], None, CATALOG, {}, set(), RULES)
-    assert isinstance(no_account, Hold) and no_account.category is ErrorCategory.MISSING_REFERENCE
+    assert isinstance(no_account, Hold)
+    assert no_account.category is ErrorCategory.MISSING_REFERENCE
 
 
 def test_remaps_send_a_code_to_a_product_the_erp_sells() -> None:
     decision = decide([_line("NOPE", "50")], COMPANY, CATALOG, {"NOPE": "G-2"}, set(), RULES)
-    assert isinstance(decision, Place) and decision.lines[0]["product_code"] == "G-2"
+    assert isinstance(decision, Place)
+    assert decision.lines[0]["product_code"] == "G-2"
 
 
 @pytest.mark.parametrize(("price", "held"), [("102", False), ("98", False), ("102.01", True), ("97.99", True)])
@@ -76,7 +81,9 @@ def test_an_approval_lets_through_exactly_the_prices_it_saw() -> None:
     assert isinstance(held, Hold)
     digest = held.details["digest"]
     approved = decide([_line("W-1", "130")], COMPANY, CATALOG, {}, {digest}, RULES)
-    assert isinstance(approved, Place) and approved.approved == digest
+    assert isinstance(approved, Place)
+    assert approved.approved == digest
     changed = decide([_line("W-1", "140")], COMPANY, CATALOG, {}, {digest}, RULES)
-    assert isinstance(changed, Hold) and changed.details["digest"] != digest
+    assert isinstance(changed, Hold)
+    assert changed.details["digest"] != digest
     assert deviations_digest([]) != digest
