@@ -61,6 +61,7 @@ class _Group:
     keys: tuple[str, ...]
     attempts: int
     fields: dict[str, Any]
+    correlation_id: str
 
 
 _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
@@ -72,7 +73,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
     rows = session.execute(
         select(
             ops.id, ops.canonical_id, ops.operation, ops.payload, ops.attempts, ops.idempotency_key,
-            ops.target_system, ops.object_type, ops.source_id, ops.updated_at,
+            ops.target_system, ops.object_type, ops.source_id, ops.updated_at, ops.correlation_id,
         )
         .where(
             ops.target_system == claim.system,
@@ -109,6 +110,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
                 tuple(r.idempotency_key for r in group),
                 max(r.attempts for r in group) + 1,
                 fields,
+                group[-1].correlation_id,
             )
         )
     return groups, requeue
@@ -457,11 +459,13 @@ def _fail(
 
 def _span(group: _Group, target: str, now: datetime, error: SyncError | None) -> dict[str, Any]:
     return {
-        "correlation_id": group.canonical_id,
+        "correlation_id": group.correlation_id,
         "name": "write",
         "system": target,
         "started_at": now,
         "ended_at": now,
         "status": "ok" if error is None else "error",
-        "attributes": {"ops": list(group.op_ids), **({"error": error.message} if error else {})},
+        "attributes": {
+            "ops": list(group.op_ids), "record": group.canonical_id, **({"error": error.message} if error else {})
+        },
     }

@@ -24,6 +24,7 @@ from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.mapping import ObjectMapping
 from sync_core.domain.ownership import SystemState, observe, plan
 from sync_core.persistence import lanes, ledger
+from sync_core.services import trace
 from sync_core.services.policy import ObjectPolicy
 
 
@@ -192,6 +193,7 @@ def _op(
     record: SourceRecord,
     fields: dict[str, Any],
     now: datetime,
+    correlation_id: str,
 ) -> dict[str, Any]:
     """An outbox row: upsert `fields` into `target`, keyed on the source record's version."""
     return {
@@ -212,7 +214,7 @@ def _op(
         "attempts": 0,
         "next_attempt_at": now,
         "result": {},
-        "correlation_id": canonical_id,
+        "correlation_id": correlation_id,
         "created_at": now,
         "updated_at": now,
     }
@@ -255,6 +257,7 @@ def ingest(
     keys = {e: k for e, (values, _) in canonical.items() if (k := identity.match_key(object_type, values))}
     ids = _canonical_ids(session, system, object_type, page, keys, now)
     known = ledger.shadows(session, set(ids.values()))
+    stories = trace.correlations(session, set(ids.values()))
     ops: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     shadows: list[dict[str, Any]] = []
@@ -285,7 +288,8 @@ def ingest(
             continue  # an echo of Revline's own write, or a record read again: nothing to record
         replanned.append(canonical_id)
         for target, fields in sorted(writes.items()):
-            ops.append(_op(target, system, object_type, canonical_id, record, fields, now))
+            story = stories.get(canonical_id, canonical_id)
+            ops.append(_op(target, system, object_type, canonical_id, record, fields, now, story))
             counts.targets.add(target)
         # A record with a reference not yet resolved keeps no version, so its re-read is not skipped.
         version = None if record.external_id in unresolved else record.version

@@ -228,6 +228,45 @@ class TraceSpan(SQLModel, table=True):
     attributes: dict[str, Any] = _json()
 
 
+class Correlation(SQLModel, table=True):
+    """Which deal's story a record belongs to: the contact that qualified, its lead, account,
+    opportunity and order share one correlation id (the first record's canonical id)."""
+
+    __tablename__ = "correlation"
+    canonical_id: str = Field(max_length=36, primary_key=True)
+    correlation_id: str = Field(max_length=36, index=True)
+    object_type: str = Field(max_length=40)
+    created_at: datetime = _time()
+
+
+class TraceKey(SQLModel, table=True):
+    """A value a person may search a deal's story by (email, company, record ids, order and invoice
+    numbers), lower-cased."""
+
+    __tablename__ = "trace_key"
+    __table_args__ = (UniqueConstraint("key", "correlation_id", name="uq_trace_key"),)
+    id: int | None = _id()
+    key: str = Field(max_length=255, index=True)
+    correlation_id: str = Field(max_length=36, index=True)
+    kind: str = Field(max_length=24)
+
+
+class Hop(SQLModel, table=True):
+    """One measured step of a deal's story (qualified -> lead created, won -> order confirmed, ...)."""
+
+    __tablename__ = "hop"
+    __table_args__ = (
+        UniqueConstraint("correlation_id", "hop", name="uq_hop"),
+        Index("ix_hop_ended", "hop", "ended_at"),
+    )
+    id: int | None = _id()
+    correlation_id: str = Field(max_length=36)
+    hop: str = Field(max_length=40)
+    started_at: datetime = _time()
+    ended_at: datetime = _time()
+    seconds: float
+
+
 class OwnershipRule(SQLModel, table=True):
     """The rule for one canonical field in one policy version."""
 

@@ -18,7 +18,6 @@ every human action on it (repair_action rows) stays attached to it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +33,7 @@ from sync_core.domain.ownership import SystemState, plan
 from sync_core.domain.records import WON
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.tables import OutboundOp, RepairAction, op_status_is
+from sync_core.services import trace
 from sync_core.services.policy import ObjectPolicy, load
 
 PLACE = "place"
@@ -73,6 +73,8 @@ def after_ingest(session: Session, system: str, policy: ObjectPolicy, canonical_
     won = [cid for cid in canonical_ids if _stage(states.get((cid, found.sales))) == WON]
     if not won:
         return 0
+    for cid in won:
+        _record_won(session, found, cid, ledger.state_of(states.get((cid, found.sales))), now)
     placed = ledger.links_by_canonical(session, found.erp, won)  # the ERP holds these deals already
     decided = 0
     for cid in won:
@@ -118,6 +120,18 @@ def reconsider(session: Session, op: OutboundOp, now: datetime, rules: orders.Or
 
 def is_order(op: OutboundOp) -> bool:
     return op.operation == PLACE
+
+
+def _record_won(session: Session, found: Roles, cid: str, deal: SystemState | None, now: datetime) -> None:
+    """The story's `deal.won` milestone, at the time sales moved the stage (never later than now)."""
+    if deal is None:
+        return
+    story = trace.correlation_of(session, cid)
+    trace.join(session, cid, "deal", story, now)
+    moved = deal.field_times.get("stage")
+    if trace.milestone(session, story, "deal.won", found.sales, min(moved, now) if moved else now, {"record": cid}):
+        external = ledger.links_by_canonical(session, found.sales, [cid]).get(cid)
+        trace.add_keys(session, story, {"deal": deal.values.get("name"), f"{found.sales}_id": external})
 
 
 def _stage(shadow: ledger.ShadowView | None) -> Any:
@@ -207,21 +221,22 @@ def _decide(session: Session, policy: ObjectPolicy, found: Roles, cid: str, op: 
     decision = orders.decide(lines, company, _catalog(session, found.erp, lines, aliases), aliases, approvals, rules)
     payload: dict[str, Any] = {"company_id": deal.values.get("company_id"), "salesforce_id": external}
     version = deal_shadow.source_version if deal_shadow is not None and deal_shadow.source_version else "-"
+    story = trace.correlation_of(session, cid)
     if isinstance(decision, orders.Hold):
-        row = _row(found, cid, external, version, {**payload, "lines": lines}, now)
+        row = _row(found, cid, external, version, {**payload, "lines": lines}, now, story)
         row.update(status="dead", attempts=1, error_category=decision.category.value,
                    error_message=decision.message, result={"held": dict(decision.details)})
         _put(session, op, row)
-        ledger.add_spans(session, [_span(cid, found.erp, now, "held", decision.message)])
+        ledger.add_spans(session, [_span(story, cid, found.erp, now, "held", decision.message)])
         return 1
     company_id = str(payload["company_id"])
     if ledger.links_by_canonical(session, found.erp, [company_id]).get(company_id) is None:
         _plan_customer(session, found, company_id, company_states, company_written, now)
-    row = _row(found, cid, external, version, {**payload, "lines": list(decision.lines)}, now)
+    row = _row(found, cid, external, version, {**payload, "lines": list(decision.lines)}, now, story)
     if decision.approved:
         row["result"] = {"approved": decision.approved}
     _put(session, op, row)
-    ledger.add_spans(session, [_span(cid, found.erp, now, "ok", None)])
+    ledger.add_spans(session, [_span(story, cid, found.erp, now, "ok", None)])
     lanes.mark_due(session, found.erp, "deal", lanes.OUTBOUND, now)
     return 1
 
@@ -246,14 +261,14 @@ def _plan_customer(session: Session, found: Roles, company_id: str, states: Mapp
     lanes.mark_due(session, found.erp, "company", lanes.OUTBOUND, now)
 
 
-def _row(found: Roles, cid: str, external: str, version: str, payload: dict[str, Any], now: datetime
-         ) -> dict[str, Any]:
+def _row(found: Roles, cid: str, external: str, version: str, payload: dict[str, Any], now: datetime,
+         correlation_id: str | None = None) -> dict[str, Any]:
     return {
         "idempotency_key": place_key(found.erp, found.sales, external),
         "target_system": found.erp, "object_type": "deal", "canonical_id": cid, "operation": PLACE,
         "source_system": found.sales, "source_id": external, "source_version": version[:64], "payload": payload,
         "status": "pending", "attempts": 0, "next_attempt_at": now, "error_category": None, "error_message": None,
-        "result": {}, "correlation_id": cid, "created_at": now, "updated_at": now,
+        "result": {}, "correlation_id": correlation_id or cid, "created_at": now, "updated_at": now,
     }
 
 
@@ -266,8 +281,8 @@ def _put(session: Session, op: OutboundOp | None, row: dict[str, Any]) -> None:
     session.expire(op)
 
 
-def _span(cid: str, erp: str, now: datetime, status: str, error: str | None) -> dict[str, Any]:
+def _span(story: str, cid: str, erp: str, now: datetime, status: str, error: str | None) -> dict[str, Any]:
     return {
-        "correlation_id": cid, "name": "order.check", "system": erp, "started_at": now, "ended_at": now,
-        "status": status, "attributes": {"span": str(uuid.uuid4()), **({"error": error} if error else {})},
+        "correlation_id": story, "name": "order.check", "system": erp, "started_at": now, "ended_at": now,
+        "status": status, "attributes": {"record": cid, **({"error": error} if error else {})},
     }

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from sync_core.services import closed_won
+from sync_core.services import closed_won, fulfilment
 from sync_core.services.policy import ObjectPolicy
 
 
@@ -21,5 +21,6 @@ def after_ingest(
     """Run the flows interested in `policy.object_type` records of `system` that changed."""
     if policy.object_type == "deal":
         closed_won.after_ingest(session, system, policy, canonical_ids, now)
+        fulfilment.after_ingest(session, system, policy, canonical_ids, now)
     elif policy.object_type == "product":
         closed_won.after_catalog(session, system, canonical_ids, now)

@@ -16,13 +16,14 @@ from sync_core.domain.ownership import FieldRule, Rule
 from sync_core.persistence import lanes
 from sync_core.persistence.database import snapshot, transaction
 from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction
-from sync_core.services import dead_letters, held_orders, ledger_engine, policy
+from sync_core.services import dead_letters, held_orders, ledger_engine, policy, trace
 from sync_core.testing import InMemoryConnector, InMemorySystem
 from sync_core.worker import Worker, drain
 
 COMPANY = ("name", "street", "postal_code", "city", "country", "vat_number", "customer_number")
-DEAL = ("name", "amount", "stage", "company_id", "lines", "order_number", "order_status")
-ERP_DEAL = ("company_id", "salesforce_id", "lines", "order_number", "order_status")
+FULFILMENT = ("order_number", "order_status", "invoice_number", "payment_status")
+DEAL = ("name", "amount", "stage", "company_id", "lines", *FULFILMENT)
+ERP_DEAL = ("company_id", "salesforce_id", "lines", *FULFILMENT)
 
 
 def _install(engine: Engine) -> None:
@@ -44,8 +45,7 @@ def _install(engine: Engine) -> None:
         FieldRule("stage", Rule.ALWAYS_OWNER, "sales"),
         FieldRule("company_id", Rule.OWNER_UNLESS_BLANK, "sales"),
         FieldRule("lines", Rule.DONT_SYNC),
-        FieldRule("order_number", Rule.ALWAYS_OWNER, "erp"),
-        FieldRule("order_status", Rule.ALWAYS_OWNER, "erp"),
+        *[FieldRule(name, Rule.ALWAYS_OWNER, "erp") for name in FULFILMENT],
     ], "test")  # fmt: skip
     policy.save_rules(engine, "product", [FieldRule("code", Rule.ALWAYS_OWNER, "erp")], "test")
     with transaction(engine) as session:
@@ -122,6 +122,24 @@ def test_a_won_deal_becomes_one_order_and_its_number_comes_back(ledger_url: str)
     assert flow.sales.get("deal", deal)["order_status"] == "confirmed"  # type: ignore[index]
     assert flow.sales.get("company", account)["customer_number"] == "C-7"  # type: ignore[index]
 
+    # the story: won -> confirmed -> invoiced -> paid, each once, found by the order number
+    flow.erp.put("deal", {"invoice_number": "INV/2026/0007"}, external_id=order_id)
+    flow.sync()
+    flow.erp.put("deal", {"payment_status": "paid"}, external_id=order_id)
+    flow.sync()
+    assert flow.sales.get("deal", deal)["payment_status"] == "paid"  # type: ignore[index]
+    (story_id,) = trace.search(flow.engine, "s00042")
+    assert trace.search(flow.engine, "INV/2026/0007") == [story_id]
+    assert trace.search(flow.engine, deal) == [story_id]  # by the sales system's record id
+    story = trace.story(flow.engine, story_id)
+    assert story is not None
+    milestones = [s.name for s in story.steps if s.name in trace.MILESTONES]
+    assert milestones == ["deal.won", "order.confirmed", "invoice.posted", "payment.received"]
+    assert set(story.hops) == {"order_creation", "time_to_invoice", "time_to_cash"}
+    assert all(seconds >= 0 for seconds in story.hops.values())
+    assert "order.check" in [s.name for s in story.steps]
+    assert story.dead_letters == []
+
     # the won deal read again and again (edits, repeated events): still one order, placed once
     for amount in (1001.0, 1002.0, 1003.0, 1004.0, 1005.0):
         flow.sales.put("deal", {"amount": amount}, external_id=deal)
@@ -160,6 +178,14 @@ def test_a_missing_product_is_remapped_then_ordered(ledger_url: str) -> None:
     assert op.status == "dead"
     assert op.error_category == "mapping"
     assert "GIZMO-9" in (op.error_message or "")
+    (story_id,) = trace.search(flow.engine, deal)
+    story = trace.story(flow.engine, story_id)
+    assert story is not None
+    assert story.dead_letters == [op.id]
+    (check,) = [s for s in story.steps if s.name == "order.check"]
+    assert check.status == "held"
+    assert check.dead_letter == op.id
+    assert "GIZMO-9" in (check.error or "")
 
     with pytest.raises(ValueError, match="no line with product"):
         held_orders.remap_product(flow.engine, op.id or 0, "NOPE", "GADGET", actor="ops@example.com")
