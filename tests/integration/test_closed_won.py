@@ -6,6 +6,8 @@ sandbox suite (test_lead_to_cash.py) runs the same flow through the vendors' wir
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from sync_core.domain.ownership import FieldRule, Rule
 from sync_core.persistence import lanes
 from sync_core.persistence.database import snapshot, transaction
 from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction
-from sync_core.services import dead_letters, held_orders, ledger_engine, policy, trace
+from sync_core.services import dead_letters, held_orders, lead_to_cash, ledger_engine, overview, policy, trace
 from sync_core.testing import InMemoryConnector, InMemorySystem
 from sync_core.worker import Worker, drain
 
@@ -139,6 +141,13 @@ def test_a_won_deal_becomes_one_order_and_its_number_comes_back(ledger_url: str)
     assert all(seconds >= 0 for seconds in story.hops.values())
     assert "order.check" in [s.name for s in story.steps]
     assert story.dead_letters == []
+    day = timedelta(days=1)
+    stats = lead_to_cash.hop_stats(flow.engine, datetime.now(UTC) - day, datetime.now(UTC) + day)
+    assert (stats["order_creation"].count, stats["time_to_cash"].count, stats["lead_handoff"].count) == (1, 1, 0)
+    assert lead_to_cash.invoice_sync_accuracy(flow.engine) == lead_to_cash.InvoiceAccuracy(invoiced=1, matching=1)
+    exported = overview.metrics_text(flow.engine)
+    assert 'revline_hops{hop="order_creation"} 1.0' in exported
+    assert "revline_invoice_sync_accuracy 1.0" in exported
 
     # the won deal read again and again (edits, repeated events): still one order, placed once
     for amount in (1001.0, 1002.0, 1003.0, 1004.0, 1005.0):
@@ -214,6 +223,9 @@ def test_a_price_outside_tolerance_waits_for_approval(ledger_url: str) -> None:
     assert flow.order_op(rejected).status == "dead"
     assert flow.order_op(fine).status == "done"
     assert len(flow.orders()) == 1
+    held_money = lead_to_cash.money_held(flow.engine)
+    assert held_money.deals == 2
+    assert held_money.by_category == {"approval_required": Decimal(2000)}
 
     with pytest.raises(ValueError, match="reason"):
         held_orders.approve(flow.engine, held.id or 0, actor="cfo@example.com", reason=" ")
