@@ -1,4 +1,4 @@
-"""The Revline console: the Reflex app, its three pages and the extra HTTP routes."""
+"""The Revline console: the Reflex app, its pages and the extra HTTP routes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from console import api
 from console.pages.dead_letters import dead_letters
 from console.pages.overview import overview
 from console.pages.runs import runs
+from console.pages.trace import trace_page
 from console.state.dead_letters import DeadLettersState
 from console.state.runs import RunsState
+from console.state.trace import TraceState
 
 app = rx.App(api_transformer=api.routes())
 app.add_page(overview, route="/", title="Overview · Revline")
@@ -17,3 +19,4 @@ app.add_page(runs, route="/runs", title="Runs · Revline", on_load=RunsState.on_
 app.add_page(
     dead_letters, route="/dead-letters", title="Dead letters · Revline", on_load=DeadLettersState.on_load
 )
+app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=TraceState.on_load)

@@ -47,10 +47,12 @@ def _view(row: dead_letters.DeadLetterRow, now: datetime) -> DeadLetterView:
     )
 
 
-def _load(page: int, category: str) -> tuple[Page[dead_letters.DeadLetterRow], dict[str, int]]:
+def _load(
+    page: int, category: str, op_id: int | None = None
+) -> tuple[Page[dead_letters.DeadLetterRow], dict[str, int]]:
     engine = ledger_engine()
     listing = dead_letters.list_dead_letters(
-        engine, page=page, page_size=PAGE_SIZE, category=None if category == ALL else category
+        engine, page=page, page_size=PAGE_SIZE, category=None if category == ALL else category, op_id=op_id
     )
     return listing, dead_letters.counts_by_category(engine)
 
@@ -67,6 +69,7 @@ class DeadLettersState(rx.State):
     all_total: rx.Field[int] = rx.field(0)
     error: rx.Field[str] = rx.field("")
     loaded: rx.Field[bool] = rx.field(False)
+    op_id: rx.Field[int] = rx.field(0)  # one dead letter only (`?op=`, from a trace); 0: all
 
     @rx.var
     def has_prev(self) -> bool:
@@ -82,10 +85,11 @@ class DeadLettersState(rx.State):
 
     async def _fetch(self) -> None:
         try:
-            listing, counts = await asyncio.to_thread(_load, self.page, self.category)
+            only = self.op_id or None
+            listing, counts = await asyncio.to_thread(_load, self.page, self.category, only)
             if not listing.items and listing.page > listing.pages:
                 self.page = listing.pages  # the list shrank (retries, other tabs): show its last page
-                listing, counts = await asyncio.to_thread(_load, self.page, self.category)
+                listing, counts = await asyncio.to_thread(_load, self.page, self.category, only)
         except SQLAlchemyError as exc:
             self.error = ledger_error(exc)
             return
@@ -101,7 +105,10 @@ class DeadLettersState(rx.State):
     @rx.event
     async def on_load(self) -> None:
         """Start at page 1 of the category named by `?category=<name>` (all categories without one)."""
-        self.category = self.router.url.query_parameters.get("category", "") or ALL
+        query = self.router.url.query_parameters
+        self.category = query.get("category", "") or ALL
+        wanted = str(query.get("op", "") or "")
+        self.op_id = int(wanted) if wanted.isdigit() else 0
         self.page = 1
         await self._fetch()
 
@@ -112,6 +119,7 @@ class DeadLettersState(rx.State):
     @rx.event
     async def set_category(self, category: str) -> None:
         self.category = category or ALL
+        self.op_id = 0
         self.page = 1
         await self._fetch()
 

@@ -49,13 +49,15 @@ def _category_filter(category: str) -> Any:
 
 
 def list_dead_letters(
-    engine: Engine, page: int = 1, page_size: int = 25, category: str | None = None
+    engine: Engine, page: int = 1, page_size: int = 25, category: str | None = None, op_id: int | None = None
 ) -> Page[DeadLetterRow]:
-    """Dead letters newest first, optionally of one error category, one page plus the total."""
+    """Dead letters newest first, optionally of one error category (or the one op `op_id`), one page plus the total."""
     page, page_size, offset = page_bounds(page, page_size)
     where = [op_status_is(DEAD)]
     if category:
         where.append(_category_filter(category))
+    if op_id is not None:
+        where.append(col(OutboundOp.id) == op_id)
     rows = select(OutboundOp).where(*where).order_by(col(OutboundOp.id).desc())
     rows = rows.offset(offset).limit(page_size)
     count = select(func.count()).select_from(OutboundOp).where(*where)

@@ -7,7 +7,9 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from itertools import product
 from typing import TypeVar
 
@@ -18,8 +20,10 @@ from sqlalchemy import Engine, Select, func, select
 from sqlmodel import col
 
 from console.demo import SYSTEMS
+from sync_core.persistence import ledger as ledger_module
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import ApiUsage, AuditLog, Lane, OutboundOp, RepairAction, SyncRun
+from sync_core.services import trace
 from sync_core.services.runs import lane_label
 from sync_core.testing import connect_systems
 
@@ -261,3 +265,55 @@ def test_status_and_metrics_routes(console_url: str, ledger: Engine) -> None:
     assert runs_before["ok"] <= samples[("revline_runs_total", (("status", "ok"),))] <= runs_after["ok"]
     timestamps = {dict(labels)["lane"] for name, labels in samples if name == "revline_lane_last_run_timestamp_seconds"}
     assert sorted(timestamps) == LANES
+
+
+def _story(ledger: Engine) -> tuple[str, int]:
+    """A won deal's story written to the demo's ledger as the flows write it: won, held for a price, approved,
+    confirmed; returns the story's order number and the held order's outbox row."""
+    deal, story = "d-" + uuid.uuid4().hex[:8], "s-" + uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    with transaction(ledger) as session:
+        trace.join(session, deal, "deal", story, now)
+        trace.add_keys(session, story, {"deal": "Initech rollout", "order": f"S-{story}", "salesforce_id": "006E2E"})
+        trace.milestone(session, story, "deal.won", "salesforce", now - timedelta(seconds=95), {"record": deal})
+        op = OutboundOp(
+            idempotency_key=uuid.uuid4().hex, target_system="erp", object_type="deal", canonical_id=deal,
+            operation="place", source_system="salesforce", source_id="006E2E", source_version="-",
+            payload={"lines": []}, status="dead", attempts=1, next_attempt_at=now, error_category="approval_required",
+            error_message="prices differ from the ERP pricelist by more than 2%: W-1 at 130 (list 100)",
+            result={}, correlation_id=story, created_at=now, updated_at=now,
+        )
+        session.add(op)
+        session.flush()
+        checked = now - timedelta(seconds=90)
+        ledger_module.add_spans(session, [{
+            "correlation_id": story, "name": "order.check", "system": "erp", "started_at": checked,
+            "ended_at": checked, "status": "held", "attributes": {"record": deal, "error": op.error_message},
+        }])  # fmt: skip
+        trace.milestone(session, story, "order.confirmed", "erp", now, {"record": deal})
+        assert op.id is not None
+        return f"S-{story}", op.id
+
+
+def test_the_trace_page_finds_a_deal_and_links_its_repair(page: Page, ledger: Engine) -> None:
+    order, op_id = _story(ledger)
+    page.goto("/trace")
+    page.locator("#trace-query").fill(order.lower())
+    page.locator("#trace-find").click()
+
+    timeline = page.locator("#trace-timeline .trace-step")
+    expect(timeline).to_have_count(3)
+    names = [timeline.nth(i).get_attribute("data-name") for i in range(3)]
+    assert names == ["deal.won", "order.check", "order.confirmed"]
+    expect(page.locator("#trace-hops")).to_contain_text("Won to order")
+    expect(page.locator("#trace-hops")).to_contain_text("95 s")
+    held = timeline.nth(1)
+    expect(held.locator(".step-status")).to_have_text("held")
+    expect(held).to_contain_text("W-1 at 130")
+    held.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(rf"/dead-letters/?\?op={op_id}$"))
+    expect(page.locator(f"#dead-letter-row-{op_id}")).to_be_visible()
+    expect(page.locator("[id^='dead-letter-row-']")).to_have_count(1)
+
+    page.goto("/trace?q=no-such-deal@example.com")
+    expect(page.locator("#trace-empty")).to_be_visible()
