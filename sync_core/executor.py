@@ -33,6 +33,7 @@ from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import InboxEvent, OutboundOp, op_status_is
 from sync_core.ports import Connector
 from sync_core.retry import DeadLetter, RetryPolicy
+from sync_core.services import flows
 from sync_core.services.policy import ObjectPolicy, load
 
 WAIT_SECONDS = 2.0  # how long a write waiting for a referenced record sleeps if nothing wakes it sooner
@@ -377,6 +378,7 @@ def _record(
     ledger.add_links(session, object_type, target, links, now)
     if links:
         _wake_waiting(session, target, object_type, now)
+        flows.after_write(session, target, policy, [cid for cid, _ in links], now)
     ledger.save_shadows(session, shadows)
     ledger.add_spans(session, spans)
 

@@ -246,6 +246,8 @@ def ingest(
         r for r in _latest_per_record(page)
         if not r.deleted and (r.external_id in read_in_full or not r.last_written_by_revline)
     ]
+    # A record that took over another (a converted lead) inherits its link before anything else.
+    ledger.relink(session, system, object_type, {r.replaces: r.external_id for r in page if r.replaces})
     canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]] = {}
     failures: dict[str, PermanentError] = {}
     for record in page:

@@ -29,6 +29,9 @@ class SourceRecord:
     # change source INTEGRATION, Salesforce's LastModifiedById): such a record is an echo.
     last_written_by_revline: bool = False
     deleted: bool = False
+    # The record this one took over from in the same system (a Salesforce lead converted into
+    # this contact): Revline's link moves from that record to this one, history and all.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,11 @@ class Contact(_Record):
     owner: str | None = None
     hubspot_id: str | None = None
     salesforce_id: str | None = None
+    company_name: str | None = None  # the organisation as the person gave it (a lead's company)
+    lead_status: str | None = None  # one of LEAD_STATUSES, while sales works the lead
+    # What sales converted the lead into: the account and the opportunity (references).
+    converted_company_id: str | None = None
+    converted_deal_id: str | None = None
 
 
 class OrderLine(_Record):
@@ -208,6 +213,7 @@ DEAL_STAGES = (
     "perception_analysis", "proposal", "negotiation", "closed_won", "closed_lost",
 )  # fmt: skip
 WON = "closed_won"
+LEAD_STATUSES = ("new", "working", "converted", "unqualified")
 ORDER_STATUSES = ("draft", "sent", "confirmed", "cancelled")
 DELIVERY_STATUSES = ("pending", "started", "partial", "delivered")
 INVOICE_STATUSES = ("nothing", "to_invoice", "invoiced", "upselling")
@@ -226,7 +232,7 @@ RECORD_TYPES: dict[str, type[BaseModel]] = {
 }
 
 REFERENCES: dict[str, dict[str, str]] = {
-    "contact": {"company_id": "company"},
+    "contact": {"company_id": "company", "converted_company_id": "company", "converted_deal_id": "deal"},
     "deal": {"company_id": "company"},
     "order": {"company_id": "company", "deal_id": "deal"},
     # The ERP's order for a deal is linked to the deal itself: shipments and invoices point at it.

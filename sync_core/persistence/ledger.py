@@ -79,6 +79,22 @@ def add_links(session: Session, object_type: str, system: str, pairs: Iterable[t
     statements.insert_ignore(session, _LINKS, rows, ["object_type", "system", "external_id"])
 
 
+def relink(session: Session, system: str, object_type: str, moves: Mapping[str, str]) -> None:
+    """Move links from old external ids to their successors (old -> new); a successor already linked
+    to something else keeps that link, and the old one stays."""
+    if not moves:
+        return
+    taken = links_by_external(session, system, object_type, list(moves.values()))
+    for old, new in moves.items():
+        if new in taken or old == new:
+            continue
+        session.execute(
+            update(_LINKS)
+            .where(_LINKS.c.system == system, _LINKS.c.object_type == object_type, _LINKS.c.external_id == old)
+            .values(external_id=new)
+        )
+
+
 @dataclass(frozen=True)
 class ShadowView:
     """A read-only shadow row: what Revline last saw in and wrote to one system for one record."""

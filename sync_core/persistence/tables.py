@@ -267,6 +267,17 @@ class Hop(SQLModel, table=True):
     seconds: float
 
 
+class FlowSetting(SQLModel, table=True):
+    """One flow's settings as an admin saved them, and the small state it keeps (a round robin's turn)."""
+
+    __tablename__ = "flow_setting"
+    name: str = Field(max_length=40, primary_key=True)
+    settings: dict[str, Any] = _json()
+    state: dict[str, Any] = _json()
+    updated_at: datetime = _time()
+    updated_by: str = Field(max_length=120)
+
+
 class OwnershipRule(SQLModel, table=True):
     """The rule for one canonical field in one policy version."""
 

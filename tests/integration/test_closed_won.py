@@ -136,7 +136,7 @@ def test_a_won_deal_becomes_one_order_and_its_number_comes_back(ledger_url: str)
     story = trace.story(flow.engine, story_id)
     assert story is not None
     milestones = [s.name for s in story.steps if s.name in trace.MILESTONES]
-    assert milestones == ["deal.won", "order.confirmed", "invoice.posted", "payment.received"]
+    assert milestones == ["deal.won", "order.placed", "order.confirmed", "invoice.posted", "payment.received"]
     assert set(story.hops) == {"order_creation", "time_to_invoice", "time_to_cash"}
     assert all(seconds >= 0 for seconds in story.hops.values())
     assert "order.check" in [s.name for s in story.steps]
