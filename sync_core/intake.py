@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,9 +40,17 @@ class IntakeCounts:
 
 
 def _latest_per_record(page: Sequence[SourceRecord]) -> list[SourceRecord]:
-    """One entry per record (a webhook and a poll may both bring it): the last one read."""
+    """One entry per record (a webhook and a poll may both bring it): the last one read, over the
+    fields of the earlier ones (a system may report part of a record apart, a lead's conversion say)."""
     latest: dict[str, SourceRecord] = {}
     for record in page:
+        earlier = latest.get(record.external_id)
+        if earlier is not None:
+            record = replace(
+                record, fields={**earlier.fields, **record.fields},
+                field_times={**earlier.field_times, **record.field_times},
+                replaces=record.replaces or earlier.replaces,
+            )  # fmt: skip
         latest[record.external_id] = record
     return list(latest.values())
 
@@ -64,6 +72,14 @@ def _canonical_ids(
     linked = ledger.links_by_external(session, system, object_type, [r.external_id for r in page])
     fresh = [r for r in page if r.external_id not in linked]
     known = ledger.known_canonical(session, object_type, {r.canonical_id for r in fresh if r.canonical_id})
+    # A new record carrying the canonical id of another record of this system took it over (a lead
+    # converted into a contact with Revline's id mapped across): the link moves to it.
+    holders = ledger.links_by_canonical(session, system, {r.canonical_id for r in fresh if r.canonical_id in known})
+    moves = {holders[r.canonical_id]: r.external_id for r in fresh if r.canonical_id in holders}
+    if moves:
+        ledger.relink(session, system, object_type, moves)
+        linked.update({r.external_id: r.canonical_id for r in fresh if r.canonical_id in holders and r.canonical_id})
+        fresh = [r for r in fresh if r.external_id not in linked]
     proposed: dict[str, str] = {}
     for record in fresh:
         key = keys.get(record.external_id)

@@ -38,6 +38,10 @@ class SalesforceConfig(BaseModel):
     bulk_poll_seconds: int = Field(1, ge=0)
     # Salesforce never says when a spent 24-hour allocation frees up again; wait at least this long.
     limit_retry_seconds: float = Field(600.0, gt=0)
+    # People as sales works them: new ones without an account are created as Leads (with one, as
+    # Contacts under it), Leads are read with Contacts, and a converted Lead hands its link to the
+    # Contact it became. Off: people are Contacts only.
+    leads: bool = False
 
     @field_validator("login_url", "instance_url")
     @classmethod

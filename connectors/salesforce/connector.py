@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -11,11 +13,16 @@ from connectors.salesforce.client import BulkOutcome, SalesforceClient
 from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.cursor import ChangeCursor
 from connectors.salesforce.mapping import (
+    CONTACT,
+    LEAD,
+    LEAD_ONLY,
     LINES,
     REVLINE_ID,
+    conversion_record,
     is_record_id,
     line_of,
     parse_stamp,
+    person_sobject,
     sobject_for,
     soql_datetime,
     soql_string,
@@ -46,6 +53,19 @@ T = TypeVar("T")
 def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
     """`items` in lists of at most `size` (itertools.batched arrives with Python 3.12)."""
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def _feed_cursors(cursor: str | None) -> dict[str, str | None]:
+    """The cursors of a contact feed's two sObjects; a cursor of a Contact-only feed continues as the Contact's."""
+    if not cursor:
+        return {}
+    try:
+        data = json.loads(cursor)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("feeds"), dict):
+        return {str(k): (str(v) if v else None) for k, v in data["feeds"].items()}
+    return {CONTACT: cursor}
 
 
 class _UtcClock:
@@ -105,15 +125,30 @@ class SalesforceConnector:
         return self._columns[sobject]
 
     def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
-        """Records (deleted ones too) whose SystemModstamp moved since `cursor`, oldest first.
+        """Records (deleted ones too) whose SystemModstamp moved since `cursor`, oldest first per sObject.
 
         Records stamped within `settle_seconds` of now wait for the next read: their second may still
         gain records. Without an overlap the read continues exactly after the last (SystemModstamp,
         Id) delivered; with one it goes back `overlap_seconds` and skips what it already delivered.
+        Contacts are two feeds, Leads and Contacts, each with its own cursor inside this one; a
+        converted Lead is reported as news of the Contact it became.
         """
         if limit < 1:
             raise PermanentError(f"salesforce: read_changes needs a limit >= 1, not {limit}", ErrorCategory.UNEXPECTED)
-        sobject = sobject_for(object_type)
+        if object_type != "contact" or not self.config.leads:
+            return self._read_feed(sobject_for(object_type), cursor, limit)
+        cursors = _feed_cursors(cursor)
+        records: list[SourceRecord] = []
+        more = False
+        for sobject in (LEAD, CONTACT):  # conversions first: the contact they became reads after them
+            page = self._read_feed(sobject, cursors.get(sobject), limit)
+            records.extend(page.records)
+            cursors[sobject] = page.cursor
+            more = more or page.has_more
+        state = {k: v for k, v in cursors.items() if v}
+        return ChangePage(tuple(records), json.dumps({"feeds": state}, sort_keys=True) if state else None, more)
+
+    def _read_feed(self, sobject: str, cursor: str | None, limit: int) -> ChangePage:
         state = ChangeCursor.decode(cursor)
         overlap = timedelta(seconds=self.config.overlap_seconds)
         upper = (self._clock.now() - timedelta(seconds=self.config.settle_seconds)).replace(microsecond=0)
@@ -136,20 +171,34 @@ class SalesforceConnector:
         rows = self._client.query(soql, include_deleted=True)  # queryAll: deletions are changes too
         fresh = [r for r in rows if state.is_new(str(r["Id"]), str(r["SystemModstamp"]))][:limit]
         fresh = self._with_lines(sobject, fresh)
-        records = tuple(to_source_record(r, self._client.user_id) for r in fresh)
-        following = state.after(((r.external_id, r.version) for r in records), overlap)
-        return ChangePage(records, following.encode(), has_more=len(rows) >= fetch)
+        following = state.after(((str(r["Id"]), str(r["SystemModstamp"])) for r in fresh), overlap)
+        return ChangePage(tuple(self._records(sobject, fresh)), following.encode(), has_more=len(rows) >= fetch)
+
+    def _records(self, sobject: str, rows: Sequence[dict[str, Any]]) -> list[SourceRecord]:
+        """Rows as SourceRecords; a converted Lead becomes news of its Contact (the lead itself is gone)."""
+        user = self._client.user_id
+        if sobject != LEAD:
+            return [to_source_record(r, user) for r in rows]
+        found = []
+        for row in rows:
+            converted = conversion_record(row, user)
+            found.append(converted if converted is not None else to_source_record(row, user))
+        return found
 
     def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
         """The current state of records by Salesforce Id; unknown, malformed and deleted ids are left out."""
-        sobject = sobject_for(object_type)
         wanted = [i for i in dict.fromkeys(ids) if is_record_id(i)]
+        by_sobject: dict[str, list[str]] = {}
+        for record_id in wanted:
+            people = object_type == "contact" and self.config.leads
+            sobject = person_sobject(record_id, {}) if people else sobject_for(object_type)
+            by_sobject.setdefault(sobject, []).append(record_id)
         found: list[SourceRecord] = []
-        for chunk in _chunks(wanted, READ_CHUNK):
-            quoted = ", ".join(soql_string(i) for i in chunk)
-            soql = f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE Id IN ({quoted})"
-            rows = self._with_lines(sobject, self._client.query(soql))
-            found.extend(to_source_record(r, self._client.user_id) for r in rows)
+        for sobject, some in by_sobject.items():
+            for chunk in _chunks(some, READ_CHUNK):
+                quoted = ", ".join(soql_string(i) for i in chunk)
+                soql = f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE Id IN ({quoted})"
+                found.extend(self._records(sobject, self._with_lines(sobject, self._client.query(soql))))
         return found
 
     def _with_lines(self, sobject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -178,7 +227,29 @@ class SalesforceConnector:
         """
         if not writes:
             return []
-        sobject = sobject_for(object_type)
+        if object_type == "contact" and self.config.leads:
+            # Leads and Contacts: each write goes to its record's sObject, with only the fields it has.
+            by_sobject: dict[str, list[int]] = {}
+            for index, write in enumerate(writes):
+                by_sobject.setdefault(person_sobject(write.external_id, write.fields), []).append(index)
+            results: dict[int, WriteResult] = {}
+            for sobject, indexes in by_sobject.items():
+                fitted = [self._fit(sobject, writes[i]) for i in indexes]
+                results.update(zip(indexes, self._write_sobject(sobject, fitted), strict=True))
+            return [results[i] for i in range(len(writes))]
+        if object_type == "contact":
+            # People are Contacts only: a lead's own fields have nowhere to go.
+            fitted = [replace(w, fields={k: v for k, v in w.fields.items() if k not in LEAD_ONLY}) for w in writes]
+            return self._write_sobject(CONTACT, fitted)
+        return self._write_sobject(sobject_for(object_type), writes)
+
+    def _fit(self, sobject: str, write: WriteRequest) -> WriteRequest:
+        """`write` without the fields only the other of Lead and Contact has (a Contact has no Status)."""
+        other = CONTACT if sobject == LEAD else LEAD
+        foreign = set(self.columns(other)) - set(self.columns(sobject))
+        return replace(write, fields={k: v for k, v in write.fields.items() if k not in foreign})
+
+    def _write_sobject(self, sobject: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:
         groups = (
             ([(i, w) for i, w in enumerate(writes) if not w.external_id], False),
             ([(i, w) for i, w in enumerate(writes) if w.external_id], True),

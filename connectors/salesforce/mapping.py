@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,35 @@ PAYMENT_STATUSES = {"not_paid": "Not Paid", "in_payment": "In Payment", "partial
                     "reversed": "Reversed", "overdue": "Overdue"}  # fmt: skip
 # The Opportunity's products, read with it from OpportunityLineItem as canonical order lines.
 LINES = "OpportunityLineItems"
+# A canonical contact lives in Salesforce as a Lead until sales converts it, as a Contact after (or
+# from the start, when it belongs to an account sales already has).
+LEAD, CONTACT = "Lead", "Contact"
+LEAD_PREFIX = "00Q"
+LEAD_STATUSES = {"new": "Open - Not Contacted", "working": "Working - Contacted", "converted": "Closed - Converted",
+                 "unqualified": "Closed - Not Converted"}  # fmt: skip
+# What a converted lead tells about its conversion, reported on the contact it became.
+CONVERSION_FIELDS = ("Status", "ConvertedAccountId", "ConvertedOpportunityId", "ConvertedDate")
+# Standard Lead fields a Contact does not have.
+LEAD_ONLY = frozenset({"Company", "Status", "IsConverted", "ConvertedContactId", *CONVERSION_FIELDS})
+
+
+def person_sobject(external_id: str | None, fields: Mapping[str, Any]) -> str:
+    """Where a canonical contact is written: its record's own sObject, else a Contact under an
+    account, else a Lead."""
+    if external_id:
+        return LEAD if external_id.startswith(LEAD_PREFIX) else CONTACT
+    return CONTACT if fields.get("AccountId") else LEAD
+
+
+def conversion_record(row: Mapping[str, Any], integration_user_id: str | None) -> SourceRecord | None:
+    """A converted Lead as news of the Contact it became: the conversion's fields, taking over the lead."""
+    contact = row.get("ConvertedContactId")
+    if not row.get("IsConverted") or not contact:
+        return None
+    lead = to_source_record(row, integration_user_id)
+    fields = {name: row.get(name) for name in CONVERSION_FIELDS if name in row}
+    return replace(lead, external_id=str(contact), fields=fields, replaces=lead.external_id,
+                   canonical_id=None, last_written_by_revline=False)  # fmt: skip
 
 
 def sobject_for(object_type: str) -> str:
@@ -213,6 +243,13 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
                 FieldMap("lead_score", "Lead_Score__c"),
                 # The account's Salesforce Id; the engine translates it to and from the canonical company.
                 FieldMap("company_id", "AccountId"),
+                FieldMap("owner", "OwnerId"),
+                # A lead's own fields (a Contact has none of them): its company's name, its status, and
+                # once converted, the account and opportunity it became.
+                FieldMap("company_name", "Company"),
+                FieldMap("lead_status", "Status", LEAD_STATUSES),
+                FieldMap("converted_company_id", "ConvertedAccountId"),
+                FieldMap("converted_deal_id", "ConvertedOpportunityId"),
             ),
         ),
         ObjectMapping(

@@ -16,6 +16,7 @@
     POST   /__sandbox__/records/{type}             {"fields": {...}, "user": id or username?}: create as a person
     PATCH  /__sandbox__/records/{type}/{id}        {"fields": {...}, "user"?}: update as a person
     DELETE /__sandbox__/records/{type}/{id}        delete as a person
+    POST   /__sandbox__/leads/{id}/convert         {"user"?, "account_id"?, "opportunity": {...} | null}: convert
 
 Writes "as a person" go through the same validation as the API but are made by a sales user, so
 LastModifiedById is not the integration user; they are not logged and not counted as API calls.
@@ -32,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors.salesforce.sandbox.api_errors import ApiError, RecordRejectedError
+from connectors.salesforce.sandbox.conversion import convert
 from connectors.salesforce.sandbox.rest import record_body
 from connectors.salesforce.sandbox.routing import json_response
 from connectors.salesforce.sandbox.schema import SOBJECTS, sobject
@@ -209,6 +211,27 @@ async def records(request: Request) -> Response:
         return _problem(str(error))
 
 
+async def convert_lead(request: Request) -> Response:
+    state = _state(request)
+    try:
+        body = await _body(request)
+    except ValueError as error:
+        return _problem(str(error))
+    user = _acting_user(state, body.get("user"))
+    if user is None:
+        return _problem(f"no such user: {body.get('user')}")
+    wanted = body.get("opportunity", {})
+    try:
+        done = convert(state.writer, request.path_params["id"], user, body.get("account_id"),
+                       None if wanted is None else dict(wanted))  # fmt: skip
+    except RecordRejectedError as errors:
+        return json_response([e.rest() for e in errors.errors], errors.status)
+    except CoercionError as error:
+        return _problem(str(error))
+    return json_response({"lead": done.lead, "account": done.account, "contact": done.contact,
+                          "opportunity": done.opportunity})  # fmt: skip
+
+
 ROUTES = [
     Route("/__sandbox__/reset", reset, methods=["POST"]),
     Route("/__sandbox__/seed", reseed, methods=["POST"]),
@@ -219,4 +242,5 @@ ROUTES = [
     Route("/__sandbox__/clock", clock, methods=["GET", "POST"]),
     Route("/__sandbox__/records/{type}", records, methods=["GET", "POST"]),
     Route("/__sandbox__/records/{type}/{id}", records, methods=["GET", "PATCH", "DELETE"]),
+    Route("/__sandbox__/leads/{id}/convert", convert_lead, methods=["POST"]),
 ]

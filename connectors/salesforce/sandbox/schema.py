@@ -277,6 +277,8 @@ _LEAD = SObjectType(
         read_only(flag("IsConverted", label="Converted")),
         read_only(lookup("ConvertedAccountId", "Account", "ConvertedAccount")),
         read_only(lookup("ConvertedContactId", "Contact", "ConvertedContact")),
+        read_only(lookup("ConvertedOpportunityId", "Opportunity", "ConvertedOpportunity")),
+        read_only(Field("ConvertedDate", "date", label="Converted Date")),
         *REVLINE_KEYS,
         number("Lead_Score__c"),
     ),
