@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from sync_core.domain.mapping import ObjectMapping
+from sync_core.domain.mapping import FieldMap, ObjectMapping
 from sync_core.domain.ownership import FieldRule, Rule
 from sync_core.persistence import lanes
 from sync_core.persistence.database import snapshot, transaction
@@ -83,6 +83,12 @@ def lead_to_cash_rules(
     """The HubSpot + Salesforce rules, with the ERP owning what it knows: a customer's number, terms and
     unpaid invoices, and each won deal's order, delivery, invoice and payment."""
     rules = hubspot_salesforce_rules(hubspot, salesforce)
+    rules["contact"] += [
+        FieldRule("company_name", Rule.TWO_WAY),
+        FieldRule("owner", Rule.OWNER_UNLESS_BLANK, salesforce),
+        *[FieldRule(name, Rule.ALWAYS_OWNER, salesforce)
+          for name in ("lead_status", "converted_company_id", "converted_deal_id")],
+    ]  # fmt: skip
     rules["company"] += [FieldRule(name, Rule.ALWAYS_OWNER, erp) for name in COMPANY_BILLING]
     rules["deal"] += [FieldRule(name, Rule.ALWAYS_OWNER, erp) for name in DEAL_FULFILMENT]
     rules["product"] = [FieldRule(name, Rule.ALWAYS_OWNER, erp) for name in ("code", "name", "list_price", "active")]
@@ -93,13 +99,23 @@ def lead_to_cash_mappings(
     hubspot: str = HUBSPOT, salesforce: str = SALESFORCE, erp: str = ERP
 ) -> list[ObjectMapping]:
     """The CRMs' mappings plus the ERP's. Revline creates nothing in the ERP on its own: customers and
-    orders are created there by the closed-won flow, when a deal is won."""
+    orders are created there by the closed-won flow, when a deal is won; and people reach Salesforce
+    when marketing qualifies them, as leads (the lead handoff flow)."""
     from connectors.erp.mapping import default_mappings as erp_mappings
+    from connectors.hubspot.mapping import LEAD_STATUSES
 
     wanted = ("company", "product", "deal")
     kept = [ObjectMapping(erp, m.object_type, m.fields, creates=False) for m in erp_mappings(erp)
             if m.object_type in wanted]  # fmt: skip
-    return [*hubspot_salesforce_mappings(hubspot, salesforce), *kept]
+    crm: list[ObjectMapping] = []
+    for mapping in hubspot_salesforce_mappings(hubspot, salesforce):
+        if mapping.object_type == "contact" and mapping.system == hubspot:
+            extra = (FieldMap("company_name", "company"), FieldMap("lead_status", "hs_lead_status", LEAD_STATUSES))
+            mapping = ObjectMapping(hubspot, "contact", (*mapping.fields, *extra))
+        elif mapping.object_type == "contact" and mapping.system == salesforce:
+            mapping = ObjectMapping(salesforce, "contact", mapping.fields, creates=False)
+        crm.append(mapping)
+    return [*crm, *kept]
 
 
 def install_lead_to_cash(

@@ -112,6 +112,9 @@ DELIVERY_STATUSES = {"pending": "pending", "started": "started", "partial": "par
 INVOICE_STATUSES = {"nothing": "nothing", "to_invoice": "to_invoice", "invoiced": "invoiced", "upselling": "upselling"}
 PAYMENT_STATUSES = {s: s for s in ("not_paid", "in_payment", "partial", "paid", "reversed", "overdue")}
 
+# A lead's status as sales works it, in the contact's hs_lead_status options.
+LEAD_STATUSES = {"new": "NEW", "working": "IN_PROGRESS", "converted": "OPEN_DEAL", "unqualified": "UNQUALIFIED"}
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
