@@ -130,7 +130,7 @@ def install_lead_to_cash(
             policy.save_rules(engine, object_type, rules, "preset")
     with transaction(engine) as session:
         for system in (hubspot, salesforce):
-            for object_type in ("company", "contact", "deal"):
+            for object_type in ("company", "contact", "deal", "product"):
                 lanes.ensure_lanes(session, system, object_type)
         for object_type in ("company", "product", "deal"):
             lanes.ensure_lanes(session, erp, object_type)

@@ -175,6 +175,12 @@ def default_mappings() -> list[ObjectMapping]:
             # A HubSpot company id: the engine must translate it to and from a canonical company id.
             FieldMap("company_id", "associatedcompanyid"),
         )),
+        # The ERP's catalogue, published: what sales can put on a deal.
+        ObjectMapping(SYSTEM, "product", (
+            FieldMap("code", "hs_sku"),
+            FieldMap("name", "name"),
+            FieldMap("list_price", "price"),
+        )),
         ObjectMapping(SYSTEM, "deal", (
             FieldMap("hubspot_id", "hs_object_id"),
             FieldMap("salesforce_id", "salesforce_id"),

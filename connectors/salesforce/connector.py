@@ -17,6 +17,7 @@ from connectors.salesforce.mapping import (
     LEAD,
     LEAD_ONLY,
     LINES,
+    PRICE,
     REVLINE_ID,
     conversion_record,
     is_record_id,
@@ -88,6 +89,7 @@ class SalesforceConnector:
         self._clock: Clock = clock or _UtcClock()
         self._client = SalesforceClient(config, self._clock)
         self._columns: dict[str, tuple[str, ...]] = {}
+        self._book: str | None = None  # the standard price book's Id, read once
 
     @property
     def api_calls(self) -> int:
@@ -170,7 +172,7 @@ class SalesforceConnector:
         )
         rows = self._client.query(soql, include_deleted=True)  # queryAll: deletions are changes too
         fresh = [r for r in rows if state.is_new(str(r["Id"]), str(r["SystemModstamp"]))][:limit]
-        fresh = self._with_lines(sobject, fresh)
+        fresh = self._with_prices(sobject, self._with_lines(sobject, fresh))
         following = state.after(((str(r["Id"]), str(r["SystemModstamp"])) for r in fresh), overlap)
         return ChangePage(tuple(self._records(sobject, fresh)), following.encode(), has_more=len(rows) >= fetch)
 
@@ -198,8 +200,63 @@ class SalesforceConnector:
             for chunk in _chunks(some, READ_CHUNK):
                 quoted = ", ".join(soql_string(i) for i in chunk)
                 soql = f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE Id IN ({quoted})"
-                found.extend(self._records(sobject, self._with_lines(sobject, self._client.query(soql))))
+                rows = self._with_prices(sobject, self._with_lines(sobject, self._client.query(soql)))
+                found.extend(self._records(sobject, rows))
         return found
+
+    def _with_prices(self, sobject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Products with their standard price (one query per 200 products)."""
+        if sobject != "Product2" or not rows:
+            return rows
+        prices = {str(entry["Product2Id"]): entry for entry in self._entries([str(r["Id"]) for r in rows])}
+        return [{**r, PRICE: prices[str(r["Id"])]["UnitPrice"]} if str(r["Id"]) in prices else r for r in rows]
+
+    def _standard_book(self) -> str:
+        if self._book is None:
+            found = self._client.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1")
+            if not found:
+                raise PermanentError("salesforce: the org has no standard price book", ErrorCategory.MAPPING)
+            self._book = str(found[0]["Id"])
+        return self._book
+
+    def _entries(self, products: Sequence[str]) -> list[dict[str, Any]]:
+        """The standard price book's entries of `products`."""
+        book = soql_string(self._standard_book())
+        found: list[dict[str, Any]] = []
+        for chunk in _chunks(products, READ_CHUNK):
+            quoted = ", ".join(soql_string(i) for i in chunk)
+            found.extend(self._client.query(
+                f"SELECT Id, Product2Id, UnitPrice FROM PricebookEntry WHERE Pricebook2Id = {book}"
+                f" AND Product2Id IN ({quoted})"
+            ))  # fmt: skip
+        return found
+
+    def _write_products(self, writes: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Product2 upserts, then each written product's standard price: entries updated, or created."""
+        products = [replace(w, fields={k: v for k, v in w.fields.items() if k != PRICE}) for w in writes]
+        results = self._write_sobject("Product2", products)
+        priced = {r.external_id: (i, w.fields[PRICE]) for i, (w, r) in enumerate(zip(writes, results, strict=True))
+                  if r.ok and r.external_id and w.fields.get(PRICE) is not None}  # fmt: skip
+        if not priced:
+            return results
+        existing = {str(e["Product2Id"]): str(e["Id"]) for e in self._entries(list(priced))}
+        updates = [{"attributes": {"type": "PricebookEntry"}, "Id": existing[p], "UnitPrice": price}
+                   for p, (_, price) in priced.items() if p in existing]  # fmt: skip
+        creates = [{"attributes": {"type": "PricebookEntry"}, "Pricebook2Id": self._standard_book(), "Product2Id": p,
+                    "UnitPrice": price, "IsActive": True, REVLINE_ID: writes[i].canonical_id}
+                   for p, (i, price) in priced.items() if p not in existing]  # fmt: skip
+        answers: list[dict[str, Any]] = []
+        for chunk in _chunks(updates, COLLECTION_SIZE):
+            answers.extend(self._client.update_collection(chunk))
+        for chunk in _chunks(creates, COLLECTION_SIZE):
+            answers.extend(self._client.upsert_collection("PricebookEntry", REVLINE_ID, chunk))
+        order = [p for p in priced if p in existing] + [p for p in priced if p not in existing]
+        for product, answer in zip(order, answers, strict=True):
+            if not answer.get("success"):
+                index = priced[product][0]
+                error = errors.from_record_errors(answer.get("errors") or [], self.config.limit_retry_seconds)
+                results[index] = WriteResult(writes[index].canonical_id, product, error=error)
+        return results
 
     def _with_lines(self, sobject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Opportunities with their products as canonical lines (one query per 200 opportunities)."""
@@ -237,6 +294,8 @@ class SalesforceConnector:
                 fitted = [self._fit(sobject, writes[i]) for i in indexes]
                 results.update(zip(indexes, self._write_sobject(sobject, fitted), strict=True))
             return [results[i] for i in range(len(writes))]
+        if object_type == "product":
+            return self._write_products(writes)
         if object_type == "contact":
             # People are Contacts only: a lead's own fields have nowhere to go.
             fitted = [replace(w, fields={k: v for k, v in w.fields.items() if k not in LEAD_ONLY}) for w in writes]

@@ -76,6 +76,8 @@ PAYMENT_STATUSES = {"not_paid": "Not Paid", "in_payment": "In Payment", "partial
                     "reversed": "Reversed", "overdue": "Overdue"}  # fmt: skip
 # The Opportunity's products, read with it from OpportunityLineItem as canonical order lines.
 LINES = "OpportunityLineItems"
+# A product's list price is its entry in the standard price book; Product2 reads and writes carry it as this field.
+PRICE = "UnitPrice"
 # A canonical contact lives in Salesforce as a Lead until sales converts it, as a Contact after (or
 # from the start, when it belongs to an account sales already has).
 LEAD, CONTACT = "Lead", "Contact"
@@ -250,6 +252,16 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
                 FieldMap("lead_status", "Status", LEAD_STATUSES),
                 FieldMap("converted_company_id", "ConvertedAccountId"),
                 FieldMap("converted_deal_id", "ConvertedOpportunityId"),
+            ),
+        ),
+        ObjectMapping(
+            system,
+            "product",
+            (
+                FieldMap("code", "ProductCode"),
+                FieldMap("name", "Name"),
+                FieldMap("active", "IsActive"),
+                FieldMap("list_price", PRICE),
             ),
         ),
         ObjectMapping(

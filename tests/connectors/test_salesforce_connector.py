@@ -380,3 +380,21 @@ def test_an_expired_session_is_refreshed_once(org: RunningSandbox, http: request
         connector.read_changes("contact", None, 5)
     assert "INVALID_SESSION_ID" in expired.value.message
     assert endpoint_counts(http, org) == {"queryAll": 2, "oauth.token": 1}
+
+
+def test_products_carry_their_standard_price(org: RunningSandbox) -> None:
+    connector = connect(org)
+    [created] = connector.write_batch("product", [write("p-1", Name="Edge Gateway", ProductCode="EG-1", IsActive=True,
+                                                        UnitPrice=1200.0)])  # fmt: skip
+    assert created.ok
+    assert created.external_id is not None
+    book = next(r.id for r in org.state.store.rows("Pricebook2") if r.values.get("IsStandard"))
+    entries = [r for r in org.state.store.rows("PricebookEntry") if r.values["Product2Id"] == created.external_id]
+    assert [(e.values["Pricebook2Id"], e.values["UnitPrice"]) for e in entries] == [(book, 1200.0)]
+
+    [changed] = connector.write_batch("product", [write("p-1", created.external_id, UnitPrice=990.0)])
+    assert changed.ok
+    entries = [r for r in org.state.store.rows("PricebookEntry") if r.values["Product2Id"] == created.external_id]
+    assert [e.values["UnitPrice"] for e in entries] == [990.0]  # updated in place, not a second entry
+    [read] = connector.read("product", [created.external_id])
+    assert (read.fields["ProductCode"], read.fields["UnitPrice"]) == ("EG-1", 990.0)

@@ -58,6 +58,7 @@ async def _answer(route: Route, call: Call) -> Response:
 async def api(request: Request) -> Response:
     """Every /services/... request: the pipeline Salesforce puts a call through, in order."""
     state: SandboxState = request.app.state.sandbox
+    generation = state.log.generation  # a slow request answered after a clear belongs to before it
     raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1").split("?", 1)[0]
     found, params, allowed = match(ROUTES, request.method, raw_path)
     user: str | None = None
@@ -85,7 +86,8 @@ async def api(request: Request) -> Response:
     if raw_path.startswith("/services/data"):
         response.headers["Sforce-Limit-Info"] = state.allocation.header()
     state.log.add(
-        Entry(_now_text(state.clock.now()), request.method, raw_path, endpoint, response.status_code, counted, user)
+        Entry(_now_text(state.clock.now()), request.method, raw_path, endpoint, response.status_code, counted, user),
+        generation,
     )
     return response
 

@@ -28,9 +28,13 @@ class RequestLog:
         self._counts: Counter[str] = Counter()
         self._total = 0
         self._api_calls = 0
+        self.generation = 0  # moves on at each clear
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: Entry, generation: int | None = None) -> None:
+        """Log a request; one that arrived before the last clear (`generation` then) is not counted after it."""
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             self._entries.append(entry)
             self._counts[entry.endpoint] += 1
             self._total += 1
@@ -38,6 +42,7 @@ class RequestLog:
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._entries.clear()
             self._counts.clear()
             self._total = self._api_calls = 0
