@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from sync_core.domain.mapping import FieldMap, ObjectMapping
+from sync_core.domain.mapping import ObjectMapping
 from sync_core.domain.ownership import FieldRule, Rule
 from sync_core.persistence import lanes
 from sync_core.persistence.database import snapshot, transaction
@@ -102,17 +102,13 @@ def lead_to_cash_mappings(
     orders are created there by the closed-won flow, when a deal is won; and people reach Salesforce
     when marketing qualifies them, as leads (the lead handoff flow)."""
     from connectors.erp.mapping import default_mappings as erp_mappings
-    from connectors.hubspot.mapping import LEAD_STATUSES
 
     wanted = ("company", "product", "deal")
     kept = [ObjectMapping(erp, m.object_type, m.fields, creates=False) for m in erp_mappings(erp)
             if m.object_type in wanted]  # fmt: skip
     crm: list[ObjectMapping] = []
     for mapping in hubspot_salesforce_mappings(hubspot, salesforce):
-        if mapping.object_type == "contact" and mapping.system == hubspot:
-            extra = (FieldMap("company_name", "company"), FieldMap("lead_status", "hs_lead_status", LEAD_STATUSES))
-            mapping = ObjectMapping(hubspot, "contact", (*mapping.fields, *extra))
-        elif mapping.object_type == "contact" and mapping.system == salesforce:
+        if mapping.object_type == "contact" and mapping.system == salesforce:
             mapping = ObjectMapping(salesforce, "contact", mapping.fields, creates=False)
         crm.append(mapping)
     return [*crm, *kept]

@@ -174,6 +174,9 @@ def default_mappings() -> list[ObjectMapping]:
             FieldMap("lead_score", "hubspotscore"),
             # A HubSpot company id: the engine must translate it to and from a canonical company id.
             FieldMap("company_id", "associatedcompanyid"),
+            # The company as the person gave it (a form field), and the lead's status as sales works it.
+            FieldMap("company_name", "company"),
+            FieldMap("lead_status", "hs_lead_status", LEAD_STATUSES),
         )),
         # The ERP's catalogue, published: what sales can put on a deal.
         ObjectMapping(SYSTEM, "product", (
