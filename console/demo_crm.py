@@ -1,13 +1,15 @@
-"""`revline demo` on the two sandboxes: HubSpot and Salesforce kept in step, people working in both.
+"""`revline demo` on the three sandboxes: lead to cash across HubSpot, Salesforce and the ERP.
 
 The sandboxes run as `revline sandbox` processes on their usual ports (8101 HTTP, 8102 HTTPS, and
-the ERP on 8103 with its business clock running a day a minute).
-Their connections are saved in the ledger with encrypted secrets, so extra `revline worker`
-processes can join. HubSpot's webhooks go to the console's receiver. The traffic acts as
-people through the sandboxes' control APIs, so every change arrives the way a person's
-would: marketers add contacts and companies and move lifecycle stages in HubSpot, sales
-reps add accounts and contacts and edit them in Salesforce, and now and then the systems
-misbehave (a locked row, a 503, a title too long for Salesforce).
+the ERP on 8103 with its business clock running a day a minute, so orders get delivered,
+invoiced and paid, or not, while you watch). Their connections are saved in the ledger with
+encrypted secrets, so extra `revline worker` processes can join. HubSpot's webhooks go to the
+console's receiver. The traffic acts as people through the sandboxes' control APIs, so every
+change arrives the way a person's would: marketers add contacts and qualify some; sales reps
+work and convert the leads, fill in their accounts' billing data, put products on the
+opportunities and win or lose them; and now and then something goes wrong the way it does in
+real life: a locked row, a 503, a product the ERP does not sell, a price far from the list, a
+missing VAT number, the ERP down for a while.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from console.presets import install_hubspot_salesforce
-from sync_core.services import connections
+from console.presets import install_lead_to_cash
+from sync_core.domain.handoff import Assignment, HandoffRules
+from sync_core.services import connections, lead_handoff
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,8 @@ class Sandboxes:
 
 
 def connect(engine: Engine, sandboxes: Sandboxes, key: str, console_url: str | None) -> None:
-    """Save both connections (secrets encrypted), install the preset, point HubSpot's webhooks at us."""
+    """Save the three connections (secrets encrypted), install the lead-to-cash preset with a round robin
+    over the sales team, point HubSpot's webhooks at us."""
     connections.save(
         engine, "hubspot", "hubspot", {"base_url": sandboxes.hubspot_url, "index_lag_seconds": 1},
         {"token": HUBSPOT_TOKEN}, key, "demo",
@@ -90,20 +94,25 @@ def connect(engine: Engine, sandboxes: Sandboxes, key: str, console_url: str | N
     connections.save(
         engine, "salesforce", "salesforce",
         {"login_url": sandboxes.salesforce_url, "ca_bundle": str(sandboxes.ca_file), "client_id": "sandbox",
-         "settle_seconds": 1},
+         "settle_seconds": 1, "leads": True},
         {"client_secret": "sandbox"}, key, "demo",
     )
-    # The ERP is connected, ready for the lead-to-cash flows; no lanes read or write it yet.
     connections.save(
         engine, "erp", "erp", {"url": sandboxes.erp_url, "database": "revline", "login": "admin"},
         {"api_key": "sandbox-key"}, key, "demo",
     )
-    install_hubspot_salesforce(engine)
+    install_lead_to_cash(engine)
+    # New leads go to the sales team in turn.
+    people = httpx.get(f"{sandboxes.salesforce_url}/__sandbox__/users", verify=str(sandboxes.ca_file)).json()
+    owners = tuple(str(p["id"]) for p in people.get("people", []))[:3]
+    if owners:
+        lead_handoff.save_rules(engine, HandoffRules(assignment=Assignment(owners=owners)), "demo")
     if console_url is None:
         return
     control = f"{sandboxes.hubspot_url}/__sandbox__/webhooks"
     httpx.put(f"{control}/settings", json={"targetUrl": f"{console_url}/webhooks/hubspot", "secret": HUBSPOT_SECRET})
-    for event in ("contact.creation", "contact.propertyChange", "company.creation", "company.propertyChange"):
+    for event in ("contact.creation", "contact.propertyChange", "company.creation", "company.propertyChange",
+                  "deal.creation", "deal.propertyChange"):  # fmt: skip
         httpx.post(f"{control}/subscriptions", json={"eventType": event})
 
 
@@ -112,7 +121,10 @@ _LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen",
 _WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Tyrell", "Cyberdyne", "Soylent", "Hooli"]
 _TITLES = ["CFO", "Head of RevOps", "VP Sales", "Buyer", "Controller", "CTO", "Procurement Lead"]
 _STAGES = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead"]
+# (the rest: people, accounts, products and deals the traffic picks from)
 _INDUSTRIES = ["Technology", "Manufacturing", "Retail", "Finance", "Healthcare", "Energy"]
+_DEALS = ["Rollout", "Expansion", "Pilot", "Renewal", "Upgrade"]
+_COUNTRIES = [("Germany", "DE"), ("France", "FR"), ("Netherlands", "NL"), ("United States", "")]
 
 
 class CrmTraffic:
@@ -123,6 +135,7 @@ class CrmTraffic:
         self.salesforce = httpx.Client(
             base_url=f"{sandboxes.salesforce_url}/__sandbox__", verify=str(sandboxes.ca_file), timeout=10
         )
+        self.erp = httpx.Client(base_url=f"{sandboxes.erp_url}/__sandbox__", timeout=10)
         self.random = random.Random(seed)
         self.fault_every = fault_every
         self._serial = itertools.count(1)
@@ -176,27 +189,106 @@ class CrmTraffic:
             contact = self.random.choice(self._hubspot_contacts)
             self._hubspot_change("contacts", {"lifecyclestage": self.random.choice(_STAGES)}, contact)
 
+    # -- lead to cash ---------------------------------------------------------------------------------
+
+    def marketer_qualifies_a_contact(self) -> None:
+        if self._hubspot_contacts:
+            contact = self.random.choice(self._hubspot_contacts)
+            self._hubspot_change("contacts", {"lifecyclestage": "marketingqualifiedlead"}, contact)
+
+    def _leads(self, status: str) -> list[dict[str, Any]]:
+        leads = self._some(self.salesforce, "/records/Lead", "records")
+        return [r for r in leads if r.get("Status") == status and not r.get("IsConverted")]
+
+    def rep_works_a_lead(self) -> None:
+        fresh = self._leads("Open - Not Contacted")
+        if fresh:
+            self._salesforce_change("Lead", {"Status": "Working - Contacted"}, self.random.choice(fresh)["Id"])
+
+    def rep_converts_a_lead(self, without_vat: bool = False) -> None:
+        """Convert a lead worked on, with an opportunity, and complete its new account's billing data."""
+        worked = self._leads("Working - Contacted")
+        if not worked:
+            return
+        lead = self.random.choice(worked)
+        name = f"{lead.get('Company') or lead.get('LastName')} - {self.random.choice(_DEALS)}"
+        done = self.salesforce.post(f"/leads/{lead['Id']}/convert", json={"opportunity": {"Name": name}}).json()
+        country, vat = self.random.choice(_COUNTRIES)
+        billing = {"BillingStreet": f"{self.random.randint(1, 99)} Market Street", "BillingCity": "Hamburg",
+                   "BillingPostalCode": f"{self.random.randint(10000, 99999)}", "BillingCountry": country}  # fmt: skip
+        if vat and not without_vat:
+            billing["VAT_Number__c"] = f"{vat}{self.random.randint(100000000, 999999999)}"
+        if isinstance(done, dict) and done.get("account"):
+            self._salesforce_change("Account", billing, str(done["account"]))
+
+    def _entries(self) -> list[dict[str, Any]]:
+        """Standard price book entries of the products the ERP publishes (their codes start SKU-)."""
+        products = {r["Id"]: r for r in self._some(self.salesforce, "/records/Product2", "records")}
+        entries = self._some(self.salesforce, "/records/PricebookEntry", "records")
+        codes = {product_id: str(r.get("ProductCode") or "") for product_id, r in products.items()}
+        return [e for e in entries if codes.get(e.get("Product2Id"), "").startswith("SKU-")]
+
+    def _open_opportunities(self, with_lines: bool) -> list[dict[str, Any]]:
+        lines = {r["OpportunityId"] for r in self._some(self.salesforce, "/records/OpportunityLineItem", "records")}
+        found = self._some(self.salesforce, "/records/Opportunity", "records")
+        return [o for o in found if not o.get("IsClosed") and (o["Id"] in lines) == with_lines]
+
+    def rep_adds_products(self, price_factor: float = 1.0, unknown_product: bool = False) -> None:
+        bare, entries = self._open_opportunities(with_lines=False), self._entries()
+        if not bare or not entries:
+            return
+        opportunity = self.random.choice(bare)
+        entry = self.random.choice(entries)
+        if unknown_product:  # a product sales sells that the ERP does not: the order waits for a remap
+            n = next(self._serial)
+            product = self._salesforce_change("Product2", {"Name": f"Custom Bundle {n}", "ProductCode": f"CUSTOM-{n}",
+                                                           "IsActive": True})["id"]  # fmt: skip
+            fields = {"Pricebook2Id": entry["Pricebook2Id"], "Product2Id": product, "UnitPrice": 990, "IsActive": True}
+            entry = self._salesforce_change("PricebookEntry", fields)["record"]
+        self._salesforce_change("OpportunityLineItem", {
+            "OpportunityId": opportunity["Id"], "PricebookEntryId": entry["Id"], "Quantity": self.random.randint(1, 5),
+            "UnitPrice": round(float(entry["UnitPrice"]) * price_factor, 2),
+        })  # fmt: skip
+
+    def rep_closes_a_deal(self) -> None:
+        ready = self._open_opportunities(with_lines=True)
+        if ready:
+            stage = "Closed Won" if self.random.random() < 0.75 else "Closed Lost"
+            self._salesforce_change("Opportunity", {"StageName": stage}, self.random.choice(ready)["Id"])
+
     def systems_misbehave(self) -> None:
-        """In turn: a locked row in Salesforce, a 503 from HubSpot, a title Salesforce cannot hold."""
-        kind = next(self._faults) % 3
+        """In turn: a locked row in Salesforce, a 503 from HubSpot, a title Salesforce cannot hold, a product the
+        ERP does not sell, a price far from the list, an account without its VAT number, the ERP down a while."""
+        kind = next(self._faults) % 7
         if kind == 0:
             self.salesforce.post("/faults", json={"lock_row": {"next": 1}})
         elif kind == 1:
             self.hubspot.post("/faults", json={"error_sequence": [503]})
-        else:
+        elif kind == 2:
             n = next(self._serial)
             self._hubspot_change("contacts", {
                 "email": f"long.title.{n}@example.com", "firstname": "Verbose", "lastname": f"Person {n}",
                 "jobtitle": "Senior Vice President of " + "Strategic Cross-Functional Revenue Operations " * 3,
             })
+        elif kind == 3:
+            self.rep_adds_products(unknown_product=True)
+        elif kind == 4:
+            self.rep_adds_products(price_factor=1.3)
+        elif kind == 5:
+            self.rep_converts_a_lead(without_vat=True)
+        else:
+            self.erp.post("/faults", json={"server_errors": {"sequence": [503] * 6}})
 
     def step(self, number: int) -> None:
         if self.fault_every and number % self.fault_every == 0:
             self.systems_misbehave()
             return
-        action = self.random.choice(
-            [self.marketer_adds_a_lead, self.rep_adds_an_account, self.rep_edits_a_contact, self.marketer_moves_a_stage]
-        )
+        action = self.random.choices(
+            [self.marketer_adds_a_lead, self.marketer_qualifies_a_contact, self.rep_works_a_lead,
+             self.rep_converts_a_lead, self.rep_adds_products, self.rep_closes_a_deal, self.rep_adds_an_account,
+             self.rep_edits_a_contact, self.marketer_moves_a_stage],
+            weights=[4, 3, 3, 2, 3, 2, 1, 1, 1],
+        )[0]  # fmt: skip
         action()
 
     def run(self, interval: float) -> None:
