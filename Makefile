@@ -10,7 +10,7 @@ export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks clean
+.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks bench-lead-to-cash clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,7 +51,7 @@ test-unit: $(STAMP)
 test-slow: setup chromium postgres
 	$(BIN)/pytest -m slow -q
 
-bench: bench-engine bench-crm bench-webhooks
+bench: bench-engine bench-crm bench-webhooks bench-lead-to-cash
 
 bench-engine: setup postgres
 	$(BIN)/python -m bench.engine
@@ -61,6 +61,9 @@ bench-crm: setup
 
 bench-webhooks: setup
 	$(BIN)/python -m bench.webhooks
+
+bench-lead-to-cash: setup
+	$(BIN)/python -m bench.lead_to_cash
 
 clean:
 	rm -rf $(VENV) .web .states *.db
