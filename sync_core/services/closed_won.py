@@ -51,8 +51,7 @@ class Roles:
 
 def roles(policy: ObjectPolicy) -> Roles | None:
     """The sales and ERP systems of the deal policy; None when it has no ERP."""
-    owners = {rule.field: rule.owner for rule in policy.rules}
-    sales, erp = owners.get("stage"), owners.get("order_number")
+    sales, erp = policy.owner_of("stage"), policy.owner_of("order_number")
     if not sales or not erp or erp not in policy.mappings:
         return None
     return Roles(sales, erp)

@@ -47,8 +47,7 @@ class Roles:
 
 
 def roles(policy: ObjectPolicy) -> Roles | None:
-    owners = {rule.field: rule.owner for rule in policy.rules}
-    marketing, sales = owners.get("lifecycle_stage"), owners.get("company_id")
+    marketing, sales = policy.owner_of("lifecycle_stage"), policy.owner_of("company_id")
     if not marketing or not sales or marketing == sales or sales not in policy.mappings:
         return None
     return Roles(marketing, sales)

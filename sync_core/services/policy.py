@@ -34,6 +34,10 @@ class ObjectPolicy:
         """The canonical fields `system` has a mapping for: the only ones ever written to it."""
         return self._fields.get(system, frozenset())
 
+    def owner_of(self, field: str) -> str | None:
+        """The system that owns `field` under the rules (None: no rule, or no owner such as two_way)."""
+        return next((rule.owner for rule in self.rules if rule.field == field), None)
+
     def creates_in(self, system: str) -> bool:
         """Whether the sync loop creates records in `system` (else a flow does, or nobody)."""
         found = self.mappings.get(system)
