@@ -113,7 +113,9 @@ INVOICE_STATUSES = {"nothing": "nothing", "to_invoice": "to_invoice", "invoiced"
 PAYMENT_STATUSES = {s: s for s in ("not_paid", "in_payment", "partial", "paid", "reversed", "overdue")}
 
 # A lead's status as sales works it, in the contact's hs_lead_status options.
-LEAD_STATUSES = {"new": "NEW", "working": "IN_PROGRESS", "converted": "OPEN_DEAL", "unqualified": "UNQUALIFIED"}
+LEAD_STATUSES = {"new": "NEW", "working": "IN_PROGRESS", "converted": "OPEN_DEAL", "unqualified": "UNQUALIFIED",
+                 "open": "OPEN", "attempted": "ATTEMPTED_TO_CONTACT", "connected": "CONNECTED",
+                 "bad_timing": "BAD_TIMING"}  # fmt: skip
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -82,8 +82,12 @@ PRICE = "UnitPrice"
 # from the start, when it belongs to an account sales already has).
 LEAD, CONTACT = "Lead", "Contact"
 LEAD_PREFIX = "00Q"
+# HubSpot's finer statuses go to the nearest of Salesforce's four, listed after them so reading one back
+# gives the first.
 LEAD_STATUSES = {"new": "Open - Not Contacted", "working": "Working - Contacted", "converted": "Closed - Converted",
-                 "unqualified": "Closed - Not Converted"}  # fmt: skip
+                 "unqualified": "Closed - Not Converted", "open": "Open - Not Contacted",
+                 "attempted": "Working - Contacted", "connected": "Working - Contacted",
+                 "bad_timing": "Closed - Not Converted"}  # fmt: skip
 # What a converted lead tells about its conversion, reported on the contact it became.
 CONVERSION_FIELDS = ("Status", "ConvertedAccountId", "ConvertedOpportunityId", "ConvertedDate")
 # Standard Lead fields a Contact does not have.

@@ -213,7 +213,7 @@ DEAL_STAGES = (
     "perception_analysis", "proposal", "negotiation", "closed_won", "closed_lost",
 )  # fmt: skip
 WON = "closed_won"
-LEAD_STATUSES = ("new", "working", "converted", "unqualified")
+LEAD_STATUSES = ("new", "working", "converted", "unqualified", "open", "attempted", "connected", "bad_timing")
 ORDER_STATUSES = ("draft", "sent", "confirmed", "cancelled")
 DELIVERY_STATUSES = ("pending", "started", "partial", "delivered")
 INVOICE_STATUSES = ("nothing", "to_invoice", "invoiced", "upselling")

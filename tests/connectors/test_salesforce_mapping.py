@@ -13,6 +13,7 @@ from connectors.salesforce.errors import from_bulk_error, from_record_errors, fr
 from connectors.salesforce.mapping import (
     INDUSTRIES,
     LINES,
+    PRICE,
     REVLINE_ID,
     default_mappings,
     parse_stamp,
@@ -30,9 +31,9 @@ WAIT = 600.0
 
 
 def test_default_mappings_speak_salesforce_field_names_and_picklist_values() -> None:
-    company, contact, deal = default_mappings("sales")
-    assert (company.system, company.object_type, contact.object_type, deal.object_type) == (
-        "sales", "company", "contact", "deal"
+    company, contact, product, deal = default_mappings("sales")
+    assert (company.system, company.object_type, contact.object_type, product.object_type, deal.object_type) == (
+        "sales", "company", "contact", "product", "deal"
     )
     vendor = to_vendor(
         company, {"name": "Acme", "domain": "acme.example", "industry": "food_and_beverage", "city": "Lyon"}
@@ -55,12 +56,15 @@ def test_default_mappings_speak_salesforce_field_names_and_picklist_values() -> 
 def test_mapped_picklists_match_the_org_and_the_demo_vocabulary() -> None:
     assert set(INDUSTRIES.values()) == set(schema.INDUSTRIES)
     assert {"technology", "manufacturing", "retail", "finance", "healthcare"} <= set(INDUSTRIES)
-    company, contact, deal = default_mappings()
-    for mapping, sobjects in ((company, ("Account",)), (contact, ("Contact", "Lead")), (deal, ("Opportunity",))):
+    company, contact, product, deal = default_mappings()
+    pairs = (
+        (company, ("Account",)), (contact, ("Contact", "Lead")), (deal, ("Opportunity",)), (product, ("Product2",))
+    )
+    for mapping, sobjects in pairs:
         # a canonical contact is a Contact or a Lead: each keeps the fields it has
         fields = {f.name: f for sobject in sobjects for f in schema.SOBJECTS[sobject].fields}
         # the Opportunity's lines are read from OpportunityLineItem, not a field of its own
-        assert {fm.vendor for fm in mapping.fields} - {LINES} <= set(fields)
+        assert {fm.vendor for fm in mapping.fields} - {LINES, PRICE} <= set(fields)
         for fm in mapping.fields:
             if fm.values and fields[fm.vendor].picklist:
                 assert set(fm.values.values()) <= set(fields[fm.vendor].picklist), fm.vendor
