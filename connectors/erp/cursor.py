@@ -82,3 +82,12 @@ class ChangeCursor:
         merged = {**self.seen, **dict(pairs)}
         seen = {k: v for k, v in merged.items() if parse_datetime(_stamp(v)) >= floor}
         return ChangeCursor(format_datetime(newest), seen)
+
+    def caught_up(self, moment: datetime, overlap: timedelta) -> ChangeCursor:
+        """The cursor after reading to the end at `moment` (the ERP's time before the read): whatever commits
+        later started less than the overlap before it, so the window may move up to `moment`."""
+        newest = parse_datetime(self.since) if self.since is not None else moment
+        since = max(newest, moment)
+        floor = since - overlap
+        seen = {k: v for k, v in self.seen.items() if parse_datetime(_stamp(v)) >= floor}
+        return ChangeCursor(format_datetime(since), seen)
