@@ -4,13 +4,14 @@ Encoded as compact JSON, opaque to the engine:
 
     {"v": 1, "since": "2026-01-05 09:00:03", "seen": {"42": "2026-01-05 09:00:03#5d41402abc"}}
 
-`since` is the largest write_date delivered so far (Odoo's own format, UTC); absent, the feed
-starts from the beginning. The next read asks for `write_date >= since - overlap`, ordered by
-(write_date, id), and skips exactly the (id, version) pairs in `seen`: everything delivered with a
-write_date inside the window. Odoo stamps write_date with the transaction's start, so a transaction
-that commits late lands behind `since`; the overlap is how far behind it can land and still be
-read. A record changed again gets a new version (write_date plus a digest of its values, so two
-changes in one second differ) and is delivered again.
+`since` is the largest write_date delivered so far (Odoo's own format, UTC), or the ERP's time
+when a feed last read to the end (`caught_up`); absent, the feed starts from the beginning. The
+next read asks for `write_date >= since - overlap`, ordered by (write_date, id), and skips exactly
+the (id, version) pairs in `seen`: everything delivered with a write_date inside the window. Odoo
+stamps write_date with the transaction's start, so a transaction that commits late lands behind
+`since`; the overlap is how far behind it can land and still be read. A record changed again gets
+a new version (write_date plus a digest of its values, so two changes in one second differ) and is
+delivered again.
 """
 
 from __future__ import annotations
