@@ -67,12 +67,12 @@ def _row_version(row: Row) -> str:
 def overdue_domain(today: date, position: Position) -> list[Any]:
     """Posted customer invoices left to pay, due before `today` and after the sweep's position."""
     due, last_id = position
-    after: list[Any] = (["invoice_date_due", ">", due.isoformat()] if last_id is None else
-                        ["|", ["invoice_date_due", ">", due.isoformat()],
-                         "&", ["invoice_date_due", "=", due.isoformat()], ["id", ">", last_id]])  # fmt: skip
-    base = [["move_type", "=", "out_invoice"], ["state", "=", "posted"], ["payment_state", "in", list(OPEN_STATES)],
-            ["invoice_date_due", "<", today.isoformat()]]  # fmt: skip
-    return base + (after if last_id is not None else [after])
+    domain: list[Any] = [["move_type", "=", "out_invoice"], ["state", "=", "posted"],
+                         ["payment_state", "in", list(OPEN_STATES)], ["invoice_date_due", "<", today.isoformat()]]
+    if last_id is None:
+        return [*domain, ["invoice_date_due", ">", due.isoformat()]]
+    return [*domain, "|", ["invoice_date_due", ">", due.isoformat()],
+            "&", ["invoice_date_due", "=", due.isoformat()], ["id", ">", last_id]]  # fmt: skip
 
 
 class CompositeFeed:
