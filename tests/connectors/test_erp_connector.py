@@ -369,7 +369,7 @@ def test_companies_and_contacts_are_upserted_on_ref(servers: dict[int, RunningSa
         "country": "United States", "street": None, "postal_code": None, "vat_number": None,
         # the ERP's billing facts: no payment term set, nothing invoiced yet
         "customer_number": made[0].external_id, "payment_terms": None, "credit_hold": False,
-        "open_invoice_amount": "0.0", "amount_overdue": "0.0", "billing_risk": False,
+        "open_invoice_amount": "0", "amount_overdue": "0", "billing_risk": False,
     }  # fmt: skip
     # ERP-owned fields come along for the ownership planner
     assert {"property_payment_term_id", "credit_limit", "credit_hold", "sale_warn"} <= set(company.fields)

@@ -179,7 +179,7 @@ def test_company_address_and_vat_are_written_and_the_billing_facts_read(erp19: R
     assert canonical("company", read) == {
         "name": "Acme AG", "domain": None, "phone": None, "city": None, "country": "Germany",
         "street": "Hauptstr. 5", "postal_code": "10115", "vat_number": "DE123456789", "customer_number": company,
-        "payment_terms": "30 Days", "credit_hold": False, "open_invoice_amount": "0.0", "amount_overdue": "0.0",
+        "payment_terms": "30 Days", "credit_hold": False, "open_invoice_amount": "0", "amount_overdue": "0",
         "billing_risk": False,
     }  # fmt: skip
     # a seeded customer who never pays carries overdue invoices
