@@ -79,8 +79,10 @@ class Relations:
 
     def _fulfilment(self, rows: Sequence[Mapping[str, Any]], today: date) -> dict[int, Derivation]:
         ids = [int(r["id"]) for r in rows]
+        # Done outgoing pickings only: what the deal shows comes from them, and the deal feed watches them.
         pickings = self._client.call("stock.picking", "search_read",
-                                     domain=[["sale_id", "in", ids], ["picking_type_code", "=", "outgoing"]],
+                                     domain=[["sale_id", "in", ids], ["picking_type_code", "=", "outgoing"],
+                                             ["state", "=", "done"]],
                                      fields=list(PICKING_FIELDS), order="id asc")
         invoice_ids = sorted({int(i) for r in rows for i in (r.get("invoice_ids") or [])})
         moves = []
