@@ -1,8 +1,9 @@
 """The Connector port over one Odoo database: partners on `ref`, orders once on `origin`, status by write_date.
 
-Companies and contacts are upserted keyed on `ref` (Revline's canonical id); orders are placed
-exactly once keyed on `origin`; orders, shipments, invoices and payments are read back by
-write_date; the overdue sweep finds what polling cannot see.
+Companies and contacts are upserted keyed on `ref` (Revline's canonical id); orders and deals are
+placed exactly once keyed on `origin`; orders, shipments, invoices and payments are read back by
+write_date; deals and companies by write_date and by the changes of their invoices and pickings,
+including invoices becoming overdue (feed.py); the overdue sweep lists what polling cannot see.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from connectors.erp.billing import INVOICE, REFUND
 from connectors.erp.catalog import Catalog, CatalogProduct
 from connectors.erp.client import OdooClient
 from connectors.erp.cursor import ChangeCursor
+from connectors.erp.derived import NEEDS_TODAY, Relations
+from connectors.erp.feed import CompositeFeed, Plan, Row, Stream
 from connectors.erp.mapping import (
+    DEAL_DOMAIN,
     READ_ONLY,
     REVLINE_ORIGIN,
     SYSTEM,
     country_key,
+    deal_origin,
     default_mappings,
-    line_of,
     mapping_for,
     partner_values,
     record_id,
@@ -61,6 +66,13 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[start:start + size] for start in range(0, len(items), size)]
 
 
+def _company_targets(model: str, rows: Sequence[Row]) -> dict[int, int | None]:
+    """A company for each row: the partner itself, an invoice's commercial partner."""
+    if model == "res.partner":
+        return {int(r["id"]): int(r["id"]) for r in rows}
+    return {int(r["id"]): record_id(r.get("commercial_partner_id")) for r in rows}
+
+
 class OdooConnector:
     """One Odoo database behind the engine's Connector protocol.
 
@@ -90,6 +102,8 @@ class OdooConnector:
         self._overlap = timedelta(seconds=overlap_seconds)
         self.catalog = Catalog(client, self._clock, timedelta(seconds=product_cache_seconds), pricelist_id)
         self._orders = Orders(client, self.catalog, self._clock.now)
+        self._relations = Relations(client, self.catalog)
+        self._feed = CompositeFeed(client, self._overlap)
         self._countries: dict[str, int] | None = None
         self._available: dict[str, frozenset[str]] = {}
 
@@ -125,15 +139,18 @@ class OdooConnector:
         return [name for name in source.fields if name in self._available[source.model]]
 
     def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
-        """Records whose write_date moved since `cursor`, oldest first (write_date, id), each version once."""
+        """Records whose write_date moved since `cursor`, oldest first (write_date, id), each version once.
+
+        Deals and companies also come when their invoices (or a deal's pickings) change or an invoice
+        becomes overdue: their cursor is feed_cursor.py's."""
         if limit < 1:
             raise PermanentError(f"odoo: read_changes needs a limit >= 1, not {limit}", ErrorCategory.UNEXPECTED)
         source = source_for(object_type)
+        if object_type in NEEDS_TODAY:
+            return self._feed.read(self._plan(object_type), cursor, limit, self._server_now())
         state = ChangeCursor.decode(cursor)
-        domain: list[Any] = [list(term) for term in source.domain]
         lower = state.lower_bound(self._overlap)
-        if lower is not None:
-            domain.append(["write_date", ">=", lower])
+        domain = source.search_domain(*([["write_date", ">=", lower]] if lower is not None else []))
         fetch = limit + len(state.seen)  # the window's rows delivered before come back and are skipped
         rows = self.client.call(source.model, "search_read", domain=domain, fields=self.fields(object_type),
                                 order="write_date asc, id asc", limit=fetch, context={"active_test": False})
@@ -147,47 +164,78 @@ class OdooConnector:
 
     def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
         """The current state of records by Odoo id; unknown ids (and ids of another object type) are left out."""
-        source = source_for(object_type)
+        source_for(object_type)
         wanted = [i for i in (record_id(x) for x in dict.fromkeys(ids)) if i is not None]
+        if not wanted:
+            return []
+        today = self.server_today() if object_type in NEEDS_TODAY else None
+        return self._read_ids(object_type, wanted, today, {})
+
+    def _read_ids(self, object_type: str, ids: Sequence[int], today: date | None,
+                  known: Mapping[int, Row]) -> list[SourceRecord]:
+        """Records by id (rows in `known` are not read again), on the ERP's `today` where that matters."""
+        source = source_for(object_type)
+        rows = [known[i] for i in ids if i in known]
+        missing = [i for i in ids if i not in known]
+        for chunk in _chunks(missing, READ_CHUNK):
+            rows.extend(self.client.call(source.model, "search_read", domain=source.search_domain(["id", "in", chunk]),
+                                         fields=self.fields(object_type), context={"active_test": False}))
         found: list[SourceRecord] = []
-        for chunk in _chunks(wanted, READ_CHUNK):
-            domain = [*[list(t) for t in source.domain], ["id", "in", list(chunk)]]
-            rows = self.client.call(source.model, "search_read", domain=domain, fields=self.fields(object_type),
-                                    context={"active_test": False})
-            found.extend(self._records(object_type, rows))
+        for chunk in _chunks(rows, READ_CHUNK):
+            found.extend(self._records(object_type, chunk, today))
         return found
 
-    def _records(self, object_type: str, rows: Sequence[Mapping[str, Any]]) -> list[SourceRecord]:
-        derived = self._derived(object_type, rows)
+    def _records(self, object_type: str, rows: Sequence[Mapping[str, Any]], today: date | None = None
+                 ) -> list[SourceRecord]:
+        if today is None and object_type in NEEDS_TODAY:
+            today = self.server_today()
+        derived = self._relations.of(object_type, rows, today)
         uid = self.client.uid()
-        return [to_source_record(object_type, row, uid, derived.get(int(row["id"]))) for row in rows]
+        result = []
+        for row in rows:
+            found = derived.get(int(row["id"]))
+            result.append(to_source_record(object_type, row, uid, found.fields if found else None,
+                                           found.changed if found else None))
+        return result
 
-    def _derived(self, object_type: str, rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
-        """Fields Odoo keeps on other models: an order's lines, an invoice's order (one call per page)."""
+    # -- the feeds of deals and companies ---------------------------------------------------------------------
+
+    def _server_now(self) -> datetime:
+        """The ERP's time now (the Date header of an answer fetched now), else this connector's clock."""
+        return self.client.server_clock() or self._clock.now()
+
+    def _plan(self, object_type: str) -> Plan:
+        own = tuple(f for f in self.fields(object_type) if f != "write_date")
+        moves = ("name", "move_type", "state", "payment_state", "invoice_date", "invoice_date_due", "amount_total",
+                 "amount_residual", "commercial_partner_id")  # fmt: skip
+        invoices = Stream("invoices", "account.move", (("move_type", "in", [INVOICE, REFUND]),), moves)
+
+        def records(ids: Sequence[int], today: date, known: Mapping[int, Row]) -> list[SourceRecord]:
+            return self._read_ids(object_type, ids, today, known)
+
+        if object_type == "deal":
+            done = (("picking_type_code", "=", "outgoing"), ("state", "=", "done"), ("sale_id", "!=", False))
+            shipped = Stream("pickings", "stock.picking", done, ("sale_id", "date_done", "carrier_tracking_ref"))
+            return Plan(Stream("deal", "sale.order", DEAL_DOMAIN, own), (invoices, shipped), self._deal_targets,
+                        records)
+        return Plan(Stream("company", "res.partner", (("is_company", "=", True),), own), (invoices,),
+                    _company_targets, records)
+
+    def _deal_targets(self, model: str, rows: Sequence[Row]) -> dict[int, int | None]:
+        """A deal's order for each row: the order itself, a picking's sale_id, the order holding an invoice."""
+        if model == "sale.order":
+            return {int(r["id"]): int(r["id"]) for r in rows}
+        if model == "stock.picking":
+            return {int(r["id"]): record_id(r.get("sale_id")) for r in rows}
         ids = [int(r["id"]) for r in rows]
-        if not ids:
-            return {}
-        if object_type == "order":
-            lines = self.client.call("sale.order.line", "search_read", domain=[["order_id", "in", ids]],
-                                     fields=["order_id", "product_id", "name", "product_uom_qty", "price_unit"],
-                                     order="order_id, sequence, id")
-            codes = self.catalog.codes_of(p for p in (record_id(r.get("product_id")) for r in lines) if p is not None)
-            result: dict[int, dict[str, Any]] = {i: {"order_line": []} for i in ids}
-            for line in lines:
-                order_id = record_id(line.get("order_id"))
-                if order_id in result:
-                    result[order_id]["order_line"].append(line_of(line, codes))
-            return result
-        if object_type == "invoice":
-            orders = self.client.call("sale.order", "search_read", domain=[["invoice_ids", "in", ids]],
-                                      fields=["invoice_ids"], order="id asc")
-            by_invoice: dict[int, dict[str, Any]] = {i: {"sale_order_id": None} for i in ids}
-            for order in orders:
-                for invoice_id in order.get("invoice_ids") or []:
-                    if invoice_id in by_invoice and by_invoice[invoice_id]["sale_order_id"] is None:
-                        by_invoice[invoice_id]["sale_order_id"] = str(order["id"])
-            return by_invoice
-        return {}
+        orders = self.client.call("sale.order", "search_read",
+                                  domain=[*source_for("deal").search_domain(), ["invoice_ids", "in", ids]],
+                                  fields=["invoice_ids"], order="id asc")
+        found: dict[int, int | None] = {}
+        for order in orders:
+            for invoice_id in order.get("invoice_ids") or []:
+                found.setdefault(int(invoice_id), int(order["id"]))
+        return found
 
     # -- writing ----------------------------------------------------------------------------------------------
 
@@ -200,15 +248,19 @@ class OdooConnector:
             owned = PermanentError(f"odoo owns {object_type} records; Revline reads them and never writes them",
                                    ErrorCategory.MAPPING)
             return [WriteResult(w.canonical_id, w.external_id, error=owned) for w in writes]
-        if object_type == "order":
-            return [self._place(w) for w in writes]
+        if object_type in ("order", "deal"):
+            return [self._place(object_type, w) for w in writes]
         return self._write_partners(object_type, writes)
 
     def _versions(self, object_type: str, ids: Sequence[int]) -> dict[int, str]:
         return {int(r.external_id): r.version for r in self.read(object_type, [str(i) for i in ids])}
 
-    def _place(self, write: WriteRequest) -> WriteResult:
-        origin = str(write.fields.get("origin") or f"{REVLINE_ORIGIN}{write.canonical_id}")
+    def _place(self, object_type: str, write: WriteRequest) -> WriteResult:
+        """An order, or a deal's order (keyed `sf-opp:<Opportunity Id>`), placed once; a linked one only confirmed."""
+        if object_type == "deal":
+            origin = deal_origin(write.fields.get("origin"), write.canonical_id)
+        else:
+            origin = str(write.fields.get("origin") or f"{REVLINE_ORIGIN}{write.canonical_id}")
         lines = write.fields.get("order_line") or []
         linked = record_id(write.external_id)
         try:
@@ -216,7 +268,7 @@ class OdooConnector:
                 placement = self._orders.ensure(linked)
             else:
                 placement = self.place_order(origin, write.fields, lines)
-            version = self._versions("order", [placement.order_id]).get(placement.order_id)
+            version = self._versions(object_type, [placement.order_id]).get(placement.order_id)
         except SyncError as error:
             return WriteResult(write.canonical_id, write.external_id, error=error)
         return WriteResult(write.canonical_id, str(placement.order_id), version, created=placement.created)

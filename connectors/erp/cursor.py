@@ -4,13 +4,14 @@ Encoded as compact JSON, opaque to the engine:
 
     {"v": 1, "since": "2026-01-05 09:00:03", "seen": {"42": "2026-01-05 09:00:03#5d41402abc"}}
 
-`since` is the largest write_date delivered so far (Odoo's own format, UTC); absent, the feed
-starts from the beginning. The next read asks for `write_date >= since - overlap`, ordered by
-(write_date, id), and skips exactly the (id, version) pairs in `seen`: everything delivered with a
-write_date inside the window. Odoo stamps write_date with the transaction's start, so a transaction
-that commits late lands behind `since`; the overlap is how far behind it can land and still be
-read. A record changed again gets a new version (write_date plus a digest of its values, so two
-changes in one second differ) and is delivered again.
+`since` is the largest write_date delivered so far (Odoo's own format, UTC), or the ERP's time
+when a feed last read to the end (`caught_up`); absent, the feed starts from the beginning. The
+next read asks for `write_date >= since - overlap`, ordered by (write_date, id), and skips exactly
+the (id, version) pairs in `seen`: everything delivered with a write_date inside the window. Odoo
+stamps write_date with the transaction's start, so a transaction that commits late lands behind
+`since`; the overlap is how far behind it can land and still be read. A record changed again gets
+a new version (write_date plus a digest of its values, so two changes in one second differ) and is
+delivered again.
 """
 
 from __future__ import annotations
@@ -82,3 +83,12 @@ class ChangeCursor:
         merged = {**self.seen, **dict(pairs)}
         seen = {k: v for k, v in merged.items() if parse_datetime(_stamp(v)) >= floor}
         return ChangeCursor(format_datetime(newest), seen)
+
+    def caught_up(self, moment: datetime, overlap: timedelta) -> ChangeCursor:
+        """The cursor after reading to the end at `moment` (the ERP's time before the read): whatever commits
+        later started less than the overlap before it, so the window may move up to `moment`."""
+        newest = parse_datetime(self.since) if self.since is not None else moment
+        since = max(newest, moment)
+        floor = since - overlap
+        seen = {k: v for k, v in self.seen.items() if parse_datetime(_stamp(v)) >= floor}
+        return ChangeCursor(format_datetime(since), seen)

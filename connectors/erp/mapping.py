@@ -10,6 +10,14 @@ fields are derived, since Odoo keeps the fact elsewhere:
     order     order_line              the lines themselves: [{product_code, description, quantity, unit_price}]
     invoice   sale_order_id           the sale.order whose invoice_ids hold the invoice
     payment   invoice_id              the first of reconciled_invoice_ids
+    deal      origin                  the Opportunity Id: `sf-opp:<id>` without its prefix (None for `revline:` keys)
+    deal      carrier_tracking_ref, date_done, invoice_name, invoice_date_due, amount_invoiced, amount_paid,
+              amount_overdue, payment_state    from the order's pickings and invoices (fulfilment.py)
+    company   customer_number, open_invoice_amount, amount_overdue, billing_risk
+                                      from the partner's id and its open customer invoices (billing.py)
+
+A deal is the sale.order placed for a won opportunity: origin `sf-opp:<Opportunity Id>`, or Revline's
+own key `revline:<canonical id>` when the deal has no opportunity.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ SYSTEM = "erp"
 ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"  # UTC without a zone, whole seconds
 # Revline's key on an order it placed without an origin of its own: origin = "revline:<canonical id>".
 REVLINE_ORIGIN = "revline:"
+OPPORTUNITY_ORIGIN = "sf-opp:"  # a deal's order: origin = "sf-opp:<Salesforce Opportunity Id>"
+DEAL_DOMAIN = ("|", ("origin", "=like", f"{OPPORTUNITY_ORIGIN}%"), ("origin", "=like", f"{REVLINE_ORIGIN}%"))
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,15 @@ class Source:
     """Where a canonical object lives in Odoo and what is read of it."""
 
     model: str
-    domain: tuple[tuple[str, str, Any], ...]
+    domain: tuple[Any, ...]  # leaves (field, operator, value) and the prefix operators "&", "|", "!"
     fields: tuple[str, ...]
     references: frozenset[str] = frozenset()  # vendor fields holding another record's Odoo id
     as_dates: frozenset[str] = frozenset()  # datetimes the canonical record reads as dates
+    hidden: frozenset[str] = frozenset()  # read to derive other fields, not handed on
+
+    def search_domain(self, *extra: list[Any]) -> list[Any]:
+        """The domain as Odoo takes it (lists, not tuples), with `extra` leaves joined by an implicit "&"."""
+        return [list(term) if isinstance(term, tuple) else term for term in self.domain] + list(extra)
 
 
 _PARTNER = ("name", "is_company", "ref", "email", "phone", "active", "write_date", "write_uid")
@@ -48,6 +63,13 @@ SOURCES: dict[str, Source] = {
         "res.partner", (("is_company", "=", True),),
         (*_PARTNER, "vat", "website", "street", "city", "zip", "country_id", "property_payment_term_id",
          "property_product_pricelist", "credit_limit", "sale_warn"),
+    ),
+    # The order placed for a won deal; its lines are Salesforce's (written once, never read back).
+    "deal": Source(
+        "sale.order", DEAL_DOMAIN,
+        ("name", "partner_id", "origin", "state", "delivery_status", "invoice_status", "invoice_ids", "write_date",
+         "write_uid"),
+        frozenset({"partner_id"}), hidden=frozenset({"invoice_ids"}),
     ),
     "contact": Source(
         "res.partner", (("is_company", "=", False),), (*_PARTNER, "mobile", "function", "parent_id"),
@@ -87,9 +109,11 @@ READ_ONLY = frozenset({"product", "shipment", "invoice", "payment"})  # the ERP 
 _BOOLEANS = frozenset({"is_company", "active", "sale_ok"})
 _DATETIMES = frozenset({"date_order", "scheduled_date", "date_done", "commitment_date", "create_date"})
 _NUMBERS = frozenset({"lst_price", "amount_total", "amount_residual", "amount", "credit_limit"})
-# Fields Odoo owns on a partner: read for the ownership planner, never written by Revline.
+# Fields Odoo owns on a partner: read for the ownership planner, never written by Revline (the billing facts
+# are derived from invoices and exist on no model).
 ERP_OWNED = frozenset({"property_payment_term_id", "property_product_pricelist", "credit_limit", "sale_warn",
-                       "credit_hold", "vat", "active"})  # fmt: skip
+                       "credit_hold", "active", "customer_number", "open_invoice_amount", "amount_overdue",
+                       "billing_risk"})  # fmt: skip
 _NEVER_WRITTEN = frozenset({"id", "ref", "is_company", "write_date", "write_uid", "create_date", "display_name"})
 
 
@@ -139,6 +163,24 @@ def _flat(source: Source, name: str, value: Any) -> Any:
     return value
 
 
+def deal_origin(salesforce_id: Any, canonical_id: str) -> str:
+    """The order's key for a deal: `sf-opp:<Opportunity Id>` (a value already keyed stays), else Revline's own."""
+    given = "" if salesforce_id in (None, False) else str(salesforce_id).strip()
+    if not given:
+        return f"{REVLINE_ORIGIN}{canonical_id}"
+    if given.startswith((OPPORTUNITY_ORIGIN, REVLINE_ORIGIN)):
+        return given
+    return f"{OPPORTUNITY_ORIGIN}{given}"
+
+
+def opportunity_of(origin: Any) -> str | None:
+    """The Opportunity Id in a deal's origin (None for Revline's own key or any other origin)."""
+    text = "" if origin in (None, False) else str(origin)
+    if not text.startswith(OPPORTUNITY_ORIGIN):
+        return None
+    return text[len(OPPORTUNITY_ORIGIN):] or None
+
+
 def version_of(write_date: str, fields: Mapping[str, Any]) -> str:
     """write_date has whole seconds: a digest of the values tells two changes in one second apart."""
     digest = hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode(), usedforsecurity=False)
@@ -147,12 +189,15 @@ def version_of(write_date: str, fields: Mapping[str, Any]) -> str:
 
 def to_source_record(
     object_type: str, row: Mapping[str, Any], integration_uid: int | None = None,
-    derived: Mapping[str, Any] | None = None,
+    derived: Mapping[str, Any] | None = None, changed: str | None = None,
 ) -> SourceRecord:
-    """An Odoo row (read with SOURCES[object_type].fields) as the engine sees it; `derived` adds computed fields."""
+    """An Odoo row (read with SOURCES[object_type].fields) as the engine sees it; `derived` adds computed fields.
+
+    `changed` is when the record last changed if that is later than its write_date: a record whose fields
+    come from other models changes when they do (an order when its invoice is paid)."""
     source = source_for(object_type)
     fields = {name: _flat(source, name, value) for name, value in row.items()
-              if name not in ("id", "write_date", "write_uid", "order_line")}  # fmt: skip
+              if name not in ("id", "write_date", "write_uid", "order_line") and name not in source.hidden}  # fmt: skip
     if object_type == "contact":
         first, _, last = " ".join(str(fields.get("name") or "").split()).partition(" ")
         fields["first_name"], fields["last_name"] = (first or None), (last or None)
@@ -161,13 +206,17 @@ def to_source_record(
     if object_type == "payment":
         invoices = fields.get("reconciled_invoice_ids") or []
         fields["invoice_id"] = invoices[0] if invoices else None
+    if object_type == "deal":
+        fields["origin"] = opportunity_of(row.get("origin"))
     fields.update(derived or {})
-    write_date = str(row["write_date"])
+    write_date = str(row["write_date"])[:19]
+    if changed is not None and changed > write_date:
+        write_date = changed
     canonical: str | None = None
     if object_type in ("company", "contact") and row.get("ref"):
         canonical = str(row["ref"])
     origin = str(row.get("origin") or "")
-    if object_type == "order" and origin.startswith(REVLINE_ORIGIN):
+    if object_type in ("order", "deal") and origin.startswith(REVLINE_ORIGIN):
         canonical = origin[len(REVLINE_ORIGIN):]
     return SourceRecord(
         external_id=str(row["id"]),
@@ -249,6 +298,14 @@ def as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+# Canonical value -> Odoo value of a deal's fulfilment fields (records.ORDER_STATUSES and the others).
+ORDER_STATES = {"draft": "draft", "sent": "sent", "confirmed": "sale", "cancelled": "cancel"}
+DELIVERY_STATES = {"pending": "pending", "started": "started", "partial": "partial", "delivered": "full"}
+INVOICE_STATES = {"nothing": "no", "to_invoice": "to invoice", "invoiced": "invoiced", "upselling": "upselling"}
+# account.move's payment_state, and "overdue" (not stored in Odoo: derived in billing.py)
+PAYMENT_STATES = {s: s for s in ("not_paid", "in_payment", "partial", "paid", "reversed", "overdue")}
+
+
 def default_mappings(system: str = SYSTEM) -> list[ObjectMapping]:
     """Canonical objects in Odoo's field names, for a connection called `system`.
 
@@ -258,7 +315,12 @@ def default_mappings(system: str = SYSTEM) -> list[ObjectMapping]:
     return [
         ObjectMapping(system, "company", (
             FieldMap("name", "name"), FieldMap("domain", "website"), FieldMap("phone", "phone"),
-            FieldMap("city", "city"), FieldMap("country", "country_id"),
+            FieldMap("city", "city"), FieldMap("country", "country_id"), FieldMap("street", "street"),
+            FieldMap("postal_code", "zip"), FieldMap("vat_number", "vat"),
+            # the ERP's own, read only
+            FieldMap("customer_number", "customer_number"), FieldMap("payment_terms", "property_payment_term_id"),
+            FieldMap("credit_hold", "credit_hold"), FieldMap("open_invoice_amount", "open_invoice_amount"),
+            FieldMap("amount_overdue", "amount_overdue"), FieldMap("billing_risk", "billing_risk"),
         )),
         ObjectMapping(system, "contact", (
             FieldMap("email", "email"), FieldMap("first_name", "first_name"), FieldMap("last_name", "last_name"),
@@ -272,6 +334,17 @@ def default_mappings(system: str = SYSTEM) -> list[ObjectMapping]:
             FieldMap("number", "name"), FieldMap("company_id", "partner_id"), FieldMap("state", "state"),
             FieldMap("amount_total", "amount_total"), FieldMap("currency", "currency_id"),
             FieldMap("lines", "order_line"),
+        )),
+        ObjectMapping(system, "deal", (
+            FieldMap("company_id", "partner_id"), FieldMap("salesforce_id", "origin"), FieldMap("lines", "order_line"),
+            # the ERP's own, read only
+            FieldMap("order_number", "name"), FieldMap("order_status", "state", ORDER_STATES),
+            FieldMap("delivery_status", "delivery_status", DELIVERY_STATES),
+            FieldMap("invoice_status", "invoice_status", INVOICE_STATES),
+            FieldMap("tracking_ref", "carrier_tracking_ref"), FieldMap("shipped_date", "date_done"),
+            FieldMap("invoice_number", "invoice_name"), FieldMap("invoice_due_date", "invoice_date_due"),
+            FieldMap("amount_invoiced", "amount_invoiced"), FieldMap("amount_paid", "amount_paid"),
+            FieldMap("amount_overdue", "amount_overdue"), FieldMap("payment_status", "payment_state", PAYMENT_STATES),
         )),
         ObjectMapping(system, "shipment", (
             FieldMap("order_id", "sale_id"), FieldMap("state", "state"), FieldMap("scheduled_date", "scheduled_date"),

@@ -364,8 +364,13 @@ def test_companies_and_contacts_are_upserted_on_ref(servers: dict[int, RunningSa
     assert company.canonical_id == "c-1"
     assert company.version == again[0].version
     assert company.last_written_by_revline
-    assert canonical("company", company) == {"name": "Initech LLC", "domain": "initech.example", "phone": None,
-                                             "city": "Austin", "country": "United States"}
+    assert canonical("company", company) == {
+        "name": "Initech LLC", "domain": "initech.example", "phone": None, "city": "Austin",
+        "country": "United States", "street": None, "postal_code": None, "vat_number": None,
+        # the ERP's billing facts: no payment term set, nothing invoiced yet
+        "customer_number": made[0].external_id, "payment_terms": None, "credit_hold": False,
+        "open_invoice_amount": "0", "amount_overdue": "0", "billing_risk": False,
+    }  # fmt: skip
     # ERP-owned fields come along for the ownership planner
     assert {"property_payment_term_id", "credit_limit", "credit_hold", "sale_warn"} <= set(company.fields)
 

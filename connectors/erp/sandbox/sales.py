@@ -75,6 +75,8 @@ def defaults(env: Env, model_name: str, values: dict[str, Any], given: set[str])
         if "payment_term_id" not in given:
             values["payment_term_id"] = (partner or {}).get("property_payment_term_id")
         values.setdefault("invoice_status", "no")
+    if model_name == "account.move":
+        values["commercial_partner_id"] = (commercial_partner(env, values.get("partner_id")) or {}).get("id")
     if model_name == "sale.order.line" and values.get("product_id"):
         product_id = int(values["product_id"])
         if "name" not in given:
@@ -92,7 +94,7 @@ def defaults(env: Env, model_name: str, values: dict[str, Any], given: set[str])
 
 
 def after_write(env: Env, model_name: str, record_id: int) -> None:
-    """Stored computed fields: line subtotals, order amounts."""
+    """Stored computed fields: line subtotals, order amounts, an invoice's commercial partner."""
     if model_name == "sale.order.line":
         line = env.tx.get(model_name, record_id)
         assert line is not None
@@ -105,6 +107,11 @@ def after_write(env: Env, model_name: str, record_id: int) -> None:
             _amounts(env, int(line["order_id"]))
     elif model_name == "sale.order":
         _amounts(env, record_id)
+    elif model_name == "account.move":
+        move = env.tx.get(model_name, record_id)
+        assert move is not None
+        commercial = (commercial_partner(env, move.get("partner_id")) or {}).get("id")
+        env.tx.update(model_name, record_id, {"commercial_partner_id": commercial}, touch=False)
 
 
 def _amounts(env: Env, order_id: int) -> None:
@@ -199,6 +206,7 @@ def invoice(env: Env, order_id: int) -> int:
     total = float(order.get("amount_total") or 0.0)
     invoice_id = env.tx.insert("account.move", {
         "name": f"INV/{today.year}/{number:05d}", "move_type": "out_invoice", "partner_id": order.get("partner_id"),
+        "commercial_partner_id": (commercial_partner(env, order.get("partner_id")) or {}).get("id"),
         "state": "posted", "payment_state": "not_paid", "invoice_date": today,
         "invoice_date_due": today + timedelta(days=term_days(env, term)), "invoice_payment_term_id": term,
         "invoice_origin": order.get("name"), "ref": order.get("client_order_ref"),

@@ -268,6 +268,7 @@ MODELS: dict[str, Model] = {
             selection("move_type", "Type", MOVE_TYPES, default="entry", required=True),
             many2one("partner_id", "Partner", "res.partner"), selection("state", "Status", MOVE_STATES,
                                                                          default="draft"),
+            many2one("commercial_partner_id", "Commercial Entity", "res.partner", computed=True),
             selection("payment_state", "Payment Status", PAYMENT_STATES, default="not_paid"),
             date("invoice_date", "Invoice/Bill Date"), date("invoice_date_due", "Due Date"),
             many2one("invoice_payment_term_id", "Payment Terms", "account.payment.term"),
