@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from sync_core import intake
 from sync_core.domain import mapping, records
 from sync_core.domain.changes import WriteRequest, WriteResult
 from sync_core.domain.errors import (
@@ -378,6 +379,7 @@ def _record(
     ledger.add_links(session, object_type, target, links, now)
     if links:
         _wake_waiting(session, target, object_type, now)
+        intake.wake_referrers(session, target, object_type, [external for _, external in links], now)
         flows.after_write(session, target, policy, [cid for cid, _ in links], now)
     ledger.save_shadows(session, shadows)
     ledger.add_spans(session, spans)

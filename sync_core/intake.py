@@ -107,14 +107,14 @@ def _resolve_references(
     system: str,
     object_type: str,
     canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]],
-) -> set[str]:
+) -> dict[str, list[tuple[str, str]]]:
     """Turn the system's ids in reference fields into canonical ids, in place.
 
     A reference to a record Revline has not linked yet (its lane has not read it) is left
-    out, so it reads as unknown rather than cleared; returns the records that had one, to
-    be read again.
+    out, so it reads as unknown rather than cleared; returns, per record that had one, what
+    it points at (type and id in `system`), so it is read again once that is linked.
     """
-    unresolved: set[str] = set()
+    unresolved: dict[str, list[tuple[str, str]]] = {}
     for field_name, target_type in records.REFERENCES.get(object_type, {}).items():
         wanted = {str(v[field_name]) for v, _ in canonical.values() if v.get(field_name) not in (None, "")}
         linked = ledger.links_by_external(session, system, target_type, wanted)
@@ -123,26 +123,37 @@ def _resolve_references(
                 continue
             found = linked.get(str(values[field_name]))
             if found is None:
+                unresolved.setdefault(external_id, []).append((target_type, str(values[field_name])))
                 del values[field_name]
-                unresolved.add(external_id)
             else:
                 values[field_name] = found
     return unresolved
 
 
-def _read_again(
-    session: Session, system: str, object_type: str, page: Sequence[SourceRecord], now: datetime
+def _await(
+    session: Session, system: str, object_type: str, unresolved: Mapping[str, list[tuple[str, str]]], now: datetime
 ) -> None:
-    """Queue records for one more read (once per version), when what they point to may be linked."""
-    rows = [
-        {
-            "dedupe_key": f"reread:{system}:{object_type}:{r.external_id}:{r.version}",
-            "system": system, "object_type": object_type, "external_id": r.external_id,
-            "payload": {"reason": "a reference was not linked yet"}, "received_at": now,
-        }
-        for r in page
-    ]
-    ledger.add_inbox(session, rows)
+    """Remember what the records with unresolved references wait for: they are read again when it is linked."""
+    ledger.await_references(session, [
+        {"system": system, "target_type": target_type, "target_id": target_id, "object_type": object_type,
+         "external_id": external_id, "created_at": now}
+        for external_id, targets in unresolved.items() for target_type, target_id in targets
+    ])  # fmt: skip
+
+
+def wake_referrers(session: Session, system: str, object_type: str, linked: Collection[str], now: datetime) -> None:
+    """Records of `system` that pointed at these newly linked ones are read again, now that they resolve."""
+    waiting = ledger.referrers_of(session, system, object_type, linked)
+    ledger.add_inbox(session, [
+        {"dedupe_key": f"reread:{system}:{waiting_type}:{external_id}:{uuid.uuid4()}", "system": system,
+         "object_type": waiting_type, "external_id": external_id,
+         # Read in full: the record may look like an echo of Revline's own write, and still be news now.
+         "payload": {"reason": f"the {object_type} it points at is linked now", "read_in_full": True},
+         "received_at": now}
+        for waiting_type, external_id in waiting
+    ])  # fmt: skip
+    for waiting_type in {t for t, _ in waiting}:
+        lanes.mark_due(session, system, waiting_type, lanes.INBOUND, now)
 
 
 def _to_canonical(
@@ -316,7 +327,8 @@ def ingest(
     ledger.supersede_pending(session, object_type, replanned, [op["idempotency_key"] for op in ops], now)
     ledger.add_ops(session, ops)
     ledger.put_dead_ops(session, dead)
-    _read_again(session, system, object_type, [r for r in page if r.external_id in unresolved], now)
+    _await(session, system, object_type, unresolved, now)
+    wake_referrers(session, system, object_type, [r.external_id for r in page], now)
     ledger.resolve_dead_ingests(session, object_type, system, replanned, now)
     for target in counts.targets:
         lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)

@@ -211,7 +211,7 @@ def to_source_record(
     fields.update(derived or {})
     write_date = str(row["write_date"])[:19]
     if changed is not None and changed > write_date:
-        write_date = changed
+        write_date = str(changed)
     canonical: str | None = None
     if object_type in ("company", "contact") and row.get("ref"):
         canonical = str(row["ref"])
@@ -224,7 +224,12 @@ def to_source_record(
         version=version_of(write_date, fields),
         modified_at=parse_datetime(write_date),
         canonical_id=canonical,
-        last_written_by_revline=integration_uid is not None and record_id(row.get("write_uid")) == integration_uid,
+        # A record carrying facts of other records (a company's invoices, a deal's pickings) changes by the
+        # ERP's doing whoever wrote the record itself last (an invoice paid): never taken for an echo here;
+        # the engine still tells Revline's own values apart by what it wrote.
+        last_written_by_revline=(
+            not derived and integration_uid is not None and record_id(row.get("write_uid")) == integration_uid
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.cursor import ChangeCursor
 from connectors.salesforce.mapping import (
     CONTACT,
+    CONVERSION_FIELDS,
     LEAD,
     LEAD_ONLY,
     LINES,
@@ -177,8 +178,11 @@ class SalesforceConnector:
         return ChangePage(tuple(self._records(sobject, fresh)), following.encode(), has_more=len(rows) >= fetch)
 
     def _records(self, sobject: str, rows: Sequence[dict[str, Any]]) -> list[SourceRecord]:
-        """Rows as SourceRecords; a converted Lead becomes news of its Contact (the lead itself is gone)."""
+        """Rows as SourceRecords; a converted Lead becomes news of its Contact (the lead itself is gone), and
+        a Contact a lead was converted into carries that conversion (read again, it still tells it)."""
         user = self._client.user_id
+        if sobject == CONTACT and self.config.leads:
+            rows = self._with_conversions(rows)
         if sobject != LEAD:
             return [to_source_record(r, user) for r in rows]
         found = []
@@ -203,6 +207,19 @@ class SalesforceConnector:
                 rows = self._with_prices(sobject, self._with_lines(sobject, self._client.query(soql)))
                 found.extend(self._records(sobject, rows))
         return found
+
+    def _with_conversions(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Contacts with the conversion of the lead that became them (one query per 200 contacts)."""
+        converted: dict[str, dict[str, Any]] = {}
+        ids = [str(r["Id"]) for r in rows]
+        for chunk in _chunks(ids, READ_CHUNK):
+            quoted = ", ".join(soql_string(i) for i in chunk)
+            for lead in self._client.query(
+                f"SELECT ConvertedContactId, {', '.join(CONVERSION_FIELDS)} FROM Lead"
+                f" WHERE IsConverted = true AND ConvertedContactId IN ({quoted})"
+            ):  # fmt: skip
+                converted[str(lead["ConvertedContactId"])] = {f: lead.get(f) for f in CONVERSION_FIELDS}
+        return [{**r, **converted.get(str(r["Id"]), {})} for r in rows]
 
     def _with_prices(self, sobject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Products with their standard price (one query per 200 products)."""

@@ -8,19 +8,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core.domain.ownership import SystemState
 from sync_core.persistence import statements
-from sync_core.persistence.tables import EntityLink, InboxEvent, MatchKey, OutboundOp, Shadow, TraceSpan, op_status_is
+from sync_core.persistence.tables import (
+    EntityLink,
+    InboxEvent,
+    MatchKey,
+    OutboundOp,
+    PendingReference,
+    Shadow,
+    TraceSpan,
+    op_status_is,
+)
 
 _LINKS = EntityLink.__table__  # type: ignore[attr-defined]
 _SHADOWS = Shadow.__table__  # type: ignore[attr-defined]
 _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 _SPANS = TraceSpan.__table__  # type: ignore[attr-defined]
 _MATCH_KEYS = MatchKey.__table__  # type: ignore[attr-defined]
+_PENDING = PendingReference.__table__  # type: ignore[attr-defined]
 _INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
 
 
@@ -77,6 +87,27 @@ def add_links(session: Session, object_type: str, system: str, pairs: Iterable[t
         for c, e in pairs
     ]
     statements.insert_ignore(session, _LINKS, rows, ["object_type", "system", "external_id"])
+
+
+def await_references(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Remember records pointing at records not linked yet (system, target_type, target_id, object_type,
+    external_id, created_at)."""
+    statements.insert_ignore(
+        session, _PENDING, rows, ["system", "target_type", "target_id", "object_type", "external_id"]
+    )
+
+
+def referrers_of(session: Session, system: str, target_type: str, target_ids: Collection[str]) -> list[tuple[str, str]]:
+    """(object type, external id) of the records waiting for these targets to be linked; forgets them."""
+    if not target_ids:
+        return []
+    where = (_PENDING.c.system == system, _PENDING.c.target_type == target_type,
+             _PENDING.c.target_id.in_(list(target_ids)))  # fmt: skip
+    found = [(str(t), str(e)) for t, e in session.execute(select(_PENDING.c.object_type, _PENDING.c.external_id)
+                                                          .where(*where))]  # fmt: skip
+    if found:
+        session.execute(delete(_PENDING).where(*where))
+    return found
 
 
 def relink(session: Session, system: str, object_type: str, moves: Mapping[str, str]) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, literal_column, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text, UniqueConstraint, literal_column, text
 from sqlmodel import Field, SQLModel
 
 from sync_core.persistence.types import UTCDateTime
@@ -48,6 +48,23 @@ class EntityLink(SQLModel, table=True):
     canonical_id: str = Field(max_length=36, index=True)
     object_type: str = Field(max_length=40)
     system: str = Field(max_length=40)
+    external_id: str = Field(max_length=255)
+    created_at: datetime = _time()
+
+
+class PendingReference(SQLModel, table=True):
+    """A record that points at another Revline has not linked yet: read it again once that one is linked."""
+
+    __tablename__ = "pending_reference"
+    __table_args__ = (
+        UniqueConstraint("system", "target_type", "target_id", "object_type", "external_id", name="uq_pending_ref"),
+        Index("ix_pending_ref_target", "system", "target_type", "target_id"),
+    )
+    id: int | None = _id()
+    system: str = Field(max_length=40)
+    target_type: str = Field(max_length=40)  # the object type pointed at
+    target_id: str = Field(max_length=255)  # its id in `system`
+    object_type: str = Field(max_length=40)  # the record pointing at it
     external_id: str = Field(max_length=255)
     created_at: datetime = _time()
 
@@ -104,7 +121,8 @@ class Lane(SQLModel, table=True):
     system: str = Field(max_length=40)
     object_type: str = Field(max_length=40)
     direction: str = Field(max_length=8)  # inbound | outbound
-    cursor: str | None = Field(default=None, max_length=255)
+    # Opaque to the engine and as long as a connector needs (an overlap window's ids, several streams).
+    cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     paused: bool = False
     due_at: datetime | None = _time(nullable=True, index=True)
     # Not claimable before this time: the connection's API quota is spent (shared by all workers).

@@ -252,8 +252,10 @@ def _plan_customer(session: Session, found: Roles, company_id: str, states: Mapp
         return
     key = ledger.idempotency_key(found.erp, "company", found.sales, company_id, "-", CUSTOMER)
     ledger.add_ops(session, [{
+        # Its own operation, not "upsert": a fresh plan of the company (which never creates it in the ERP)
+        # must not retire it as an older write.
         "idempotency_key": key, "target_system": found.erp, "object_type": "company", "canonical_id": company_id,
-        "operation": "upsert", "source_system": found.sales, "source_id": company_id, "source_version": "-",
+        "operation": CUSTOMER, "source_system": found.sales, "source_id": company_id, "source_version": "-",
         "payload": fields, "status": "pending", "attempts": 0, "next_attempt_at": now, "result": {},
         "correlation_id": company_id, "created_at": now, "updated_at": now,
     }])

@@ -1,9 +1,10 @@
 """What the ERP did with a won deal's order, as milestones of the deal's story.
 
 Runs on the ERP's deals as the sync loop reads them (flows.after_ingest): the order confirmed,
-delivered, invoiced and paid each become a milestone once, at the time the ERP's state changed
-as far as Revline can tell (never later than now), and the order and invoice numbers become
-search keys of the story.
+delivered, invoiced and paid each become a milestone once, at the time Revline saw it (the
+ERP's write_date has whole seconds and its derived facts no times of their own, so its clock
+cannot order them against the CRMs' steps), and the order and invoice numbers become search
+keys of the story.
 """
 
 from __future__ import annotations
@@ -44,17 +45,13 @@ def after_ingest(
         story = stories.get(cid, cid)
         trace.add_keys(session, story, {"order": state.values.get("order_number"),
                                         "invoice": state.values.get("invoice_number")})  # fmt: skip
-        recorded += _milestones(session, story, cid, system, state.values, state.field_times, now)
+        recorded += _milestones(session, story, cid, system, state.values, now)
     return recorded
 
 
-def _milestones(session: Session, story: str, cid: str, system: str, values: Mapping[str, Any],
-                times: Mapping[str, datetime], now: datetime) -> int:
+def _milestones(session: Session, story: str, cid: str, system: str, values: Mapping[str, Any], now: datetime) -> int:
     recorded = 0
     for name, (field, happened) in STEPS.items():
-        if not happened(values.get(field)):
-            continue
-        changed = times.get(field)
-        at = min(changed, now) if changed is not None else now
-        recorded += trace.milestone(session, story, name, system, at, {"record": cid, field: values.get(field)})
+        if happened(values.get(field)):
+            recorded += trace.milestone(session, story, name, system, now, {"record": cid, field: values.get(field)})
     return recorded

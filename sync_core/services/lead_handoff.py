@@ -207,7 +207,8 @@ def _op(target: str, source: str, cid: str, step: str, fields: dict[str, Any], s
         ) -> dict[str, Any]:
     return {
         "idempotency_key": ledger.idempotency_key(target, "contact", source, cid, "-", step),
-        "target_system": target, "object_type": "contact", "canonical_id": cid, "operation": "upsert",
+        # The flow's own operation: a fresh plan of the contact must not retire it as an older write.
+        "target_system": target, "object_type": "contact", "canonical_id": cid, "operation": step,
         "source_system": source, "source_id": cid, "source_version": step, "payload": fields, "status": "pending",
         "attempts": 0, "next_attempt_at": now, "result": {}, "correlation_id": story, "created_at": now,
         "updated_at": now,
