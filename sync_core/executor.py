@@ -28,7 +28,7 @@ from sync_core.domain.errors import (
     WaitingError,
 )
 from sync_core.domain.ownership import SystemState, apply
-from sync_core.persistence import lanes, ledger
+from sync_core.persistence import lanes, ledger, statements
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import InboxEvent, OutboundOp, op_status_is
 from sync_core.ports import Connector
@@ -426,8 +426,7 @@ class _Updates:
             )
 
     def write(self, session: Session) -> None:
-        if self.rows:
-            session.execute(_SET, self.rows)
+        statements.execute_many(session, _SET, self.rows)
 
 
 def _read_in_full(system: str, object_type: str, external_id: str, now: datetime) -> dict[str, Any]:

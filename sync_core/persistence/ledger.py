@@ -250,6 +250,8 @@ def add_inbox(session: Session, rows: list[dict[str, Any]]) -> None:
     statements.insert_ignore(session, _INBOX, rows, ["dedupe_key"])
 
 
+_ADD_SPANS = _SPANS.insert()
+
+
 def add_spans(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(_SPANS.insert(), rows)
+    statements.execute_many(session, _ADD_SPANS, rows)
