@@ -192,8 +192,11 @@ def _referenced(
     at nothing: it waits, spending no attempt, while that record's own write is queued for the
     target (`queued`), and is woken when it lands.
     """
+    references = records.REFERENCES.get(object_type)
+    if not references:
+        return fields
     resolved = dict(fields)
-    for name, referenced_type in records.REFERENCES.get(object_type, {}).items():
+    for name, referenced_type in references.items():
         value = fields.get(name)
         if value in (None, ""):
             continue

@@ -297,9 +297,8 @@ def ingest(
             values = mapping.as_written(source_mapping, values, written_here)
         observed = observe(previous, values, record.modified_at, times, written_here)
         states: dict[str, SystemState | None] = {
-            s: ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
+            s: observed if s == system else ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
         }
-        states[system] = observed
         written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
         writes = _mapped_only(plan(policy.rules, states, written), policy, states)
         if observed == previous and not writes:

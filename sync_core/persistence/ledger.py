@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 _SPANS = TraceSpan.__table__  # type: ignore[attr-defined]
 _MATCH_KEYS = MatchKey.__table__  # type: ignore[attr-defined]
 _INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def idempotency_key(target: str, object_type: str, source: str, source_id: str, version: str, op: str) -> str:
@@ -95,8 +95,7 @@ def relink(session: Session, system: str, object_type: str, moves: Mapping[str, 
         )
 
 
-@dataclass(frozen=True)
-class ShadowView:
+class ShadowView(NamedTuple):
     """A read-only shadow row: what Revline last saw in and wrote to one system for one record."""
 
     seen: dict[str, Any]
@@ -150,10 +149,13 @@ def state_of(shadow: ShadowView | None) -> SystemState | None:
     """The planner's view of a shadow: None while the system has no record (or never showed it)."""
     if shadow is None or (not shadow.seen and not shadow.written):
         return None
-    return SystemState(
-        values=dict(shadow.seen),
-        field_times={k: datetime.fromisoformat(v) for k, v in shadow.field_times.items()},
-    )
+    times: dict[str, datetime] = {}
+    text, when = "", _NEVER
+    for name, value in shadow.field_times.items():
+        if value != text:  # a record's fields often share one time: parse it once
+            text, when = value, datetime.fromisoformat(value)
+        times[name] = when
+    return SystemState(values=dict(shadow.seen), field_times=times)
 
 
 def save_shadows(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -178,11 +180,22 @@ def shadow_row(
         "system": system,
         "object_type": object_type,
         "seen": dict(state.values),
-        "field_times": {k: v.isoformat() for k, v in state.field_times.items()},
+        "field_times": _times_text(state.field_times),
         "written": dict(written),
         "source_version": version,
         "updated_at": now,
     }
+
+
+def _times_text(times: Mapping[str, datetime]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    last: datetime | None = None
+    text = ""
+    for name, when in times.items():
+        if when is not last:  # a record's fields often share one time object: format it once
+            last, text = when, when.isoformat()
+        result[name] = text
+    return result
 
 
 def add_ops(session: Session, rows: list[dict[str, Any]]) -> None:
