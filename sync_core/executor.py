@@ -96,7 +96,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
     if taken:
         session.execute(
             update(_OPS)
-            .where(ops.id.in_(taken))
+            .where(statements.among(session, ops.id, taken))
             .values(status="in_flight", attempts=ops.attempts + 1, updated_at=now)
         )
     groups = []

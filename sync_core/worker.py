@@ -26,7 +26,7 @@ from sync_core import executor, intake
 from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import RateLimitedError, SyncError
-from sync_core.persistence import lanes, quotas
+from sync_core.persistence import lanes, quotas, statements
 from sync_core.persistence.database import db_now, transaction
 from sync_core.persistence.tables import InboxEvent, SyncRun
 from sync_core.ports import Connector
@@ -252,7 +252,7 @@ class Worker:
             _ingest(session, claim, records, now, counts, forced)
             session.execute(
                 update(InboxEvent)
-                .where(col(InboxEvent.id).in_([event_id for event_id, _, _ in events]))
+                .where(statements.among(session, col(InboxEvent.id), [event_id for event_id, _, _ in events]))
                 .values(processed_at=now)
             )
 

@@ -38,7 +38,7 @@ def links_by_external(session: Session, system: str, object_type: str, ids: Coll
         select(col(EntityLink.external_id), col(EntityLink.canonical_id)).where(
             col(EntityLink.system) == system,
             col(EntityLink.object_type) == object_type,
-            col(EntityLink.external_id).in_(list(ids)),
+            statements.among(session, col(EntityLink.external_id), ids),
         )
     )
     return {str(e): str(c) for e, c in rows}
@@ -51,7 +51,7 @@ def known_canonical(session: Session, object_type: str, ids: Collection[str]) ->
     rows = session.scalars(
         select(col(EntityLink.canonical_id)).where(
             col(EntityLink.object_type) == object_type,
-            col(EntityLink.canonical_id).in_(list(ids)),
+            statements.among(session, col(EntityLink.canonical_id), ids),
         )
     )
     return set(rows)
@@ -64,7 +64,7 @@ def links_by_canonical(session: Session, system: str, ids: Collection[str]) -> d
     rows = session.execute(
         select(col(EntityLink.canonical_id), col(EntityLink.external_id)).where(
             col(EntityLink.system) == system,
-            col(EntityLink.canonical_id).in_(list(ids)),
+            statements.among(session, col(EntityLink.canonical_id), ids),
         )
     )
     return {str(c): str(e) for c, e in rows}
@@ -113,7 +113,7 @@ def claim_match_keys(session: Session, object_type: str, proposed: Mapping[str, 
     statements.insert_ignore(session, table, rows, ["object_type", "key"])
     found = session.execute(
         select(table.c.key, table.c.canonical_id).where(
-            table.c.object_type == object_type, table.c.key.in_(list(proposed))
+            table.c.object_type == object_type, statements.among(session, table.c.key, proposed)
         )
     )
     return {str(k): str(c) for k, c in found}
@@ -138,7 +138,7 @@ def shadows(session: Session, ids: Collection[str], system: str | None = None) -
     query = select(
         table.c.canonical_id, table.c.system, table.c.seen, table.c.field_times, table.c.written,
         table.c.source_version,
-    ).where(table.c.canonical_id.in_(list(ids)))
+    ).where(statements.among(session, table.c.canonical_id, ids))
     if system is not None:
         query = query.where(table.c.system == system)
     rows = session.execute(query)
@@ -218,7 +218,7 @@ def supersede_pending(
     query = (
         update(_OPS)
         .where(
-            ops.canonical_id.in_(list(canonical_ids)),
+            statements.among(session, ops.canonical_id, canonical_ids),
             ops.object_type == object_type,
             op_status_is("pending"),
             ops.operation == "upsert",
@@ -226,7 +226,7 @@ def supersede_pending(
         .values(status="superseded", updated_at=now)
     )
     if keep:
-        query = query.where(ops.idempotency_key.not_in(list(keep)))
+        query = query.where(statements.not_among(session, ops.idempotency_key, keep))
     session.execute(query)
 
 
@@ -248,7 +248,7 @@ def resolve_dead_ingests(
     session.execute(
         update(_OPS)
         .where(
-            ops.canonical_id.in_(list(canonical_ids)),
+            statements.among(session, ops.canonical_id, canonical_ids),
             ops.object_type == object_type,
             ops.target_system == source,
             ops.operation == "ingest",

@@ -8,18 +8,46 @@ then handed to the driver's executemany, without SQLAlchemy's per-row parameter 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Table
+from sqlalchemy import ColumnElement, Dialect, Table, all_, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from sync_core.persistence.types import UTCDateTime
+
+_Column = ColumnElement[Any] | Mapped[Any]
+
+
+def among(session: Session, column: _Column, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(array)`, one parameter however many values.
+
+    An IN list of a page's thousand ids is a thousand parameters that SQLAlchemy renders and the
+    driver parses again at every call: on PostgreSQL that cost more than running the query.
+    """
+    element = _element(column)
+    if session.get_bind().dialect.name == "postgresql":
+        return element == any_(bindparam(None, list(values), type_=postgresql.ARRAY(element.type)))
+    return element.in_(list(values))
+
+
+def not_among(session: Session, column: _Column, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column NOT IN (values)`; on PostgreSQL `column <> ALL(array)`."""
+    element = _element(column)
+    if session.get_bind().dialect.name == "postgresql":
+        return element != all_(bindparam(None, list(values), type_=postgresql.ARRAY(element.type)))
+    return element.not_in(list(values))
+
+
+def _element(column: _Column) -> ColumnElement[Any]:
+    element = column if isinstance(column, ColumnElement) else column.__clause_element__()  # type: ignore[attr-defined]
+    assert isinstance(element, ColumnElement)
+    return element
 
 
 def _insert(session: Session, table: Table) -> Any:

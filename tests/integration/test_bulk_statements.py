@@ -116,3 +116,18 @@ def test_spans_are_added_in_bulk(ledger_url: str) -> None:
         ledger.add_spans(session, [])
         stored = session.execute(select(TraceSpan.correlation_id, TraceSpan.attributes).order_by(TraceSpan.id)).all()
     assert [tuple(s) for s in stored] == [("c0", {"ops": [0]}), ("c1", {"ops": [1]}), ("c2", {"ops": [2]})]
+
+
+def test_among_and_not_among_select_by_many_values(ledger_url: str) -> None:
+    keys = [f"k{n}" for n in range(1500)]
+    with transaction(ledger_engine(ledger_url)) as session:
+        ledger.add_ops(session, [_op(key, {}) for key in keys])
+    column = _OPS.c.idempotency_key
+    with transaction(ledger_engine(ledger_url)) as session:
+        wanted = keys[::3]
+        found = set(session.scalars(select(column).where(statements.among(session, column, wanted))))
+        rest = set(session.scalars(select(column).where(statements.not_among(session, column, wanted))))
+        ids = set(session.scalars(select(_OPS.c.id).where(statements.among(session, _OPS.c.id, {1, 2, 99_999}))))
+    assert found == set(wanted)
+    assert rest == set(keys) - set(wanted)
+    assert ids == {1, 2}
