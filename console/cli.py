@@ -85,7 +85,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from sync_core.scheduling import Ticker, default_schedules
     from sync_core.secrets import existing_key
     from sync_core.services import connections, ledger_engine
-    from sync_core.worker import Worker, WorkerConfig, worker_id
+    from sync_core.worker import Worker, WorkerConfig, tune_garbage_collector, worker_id
 
     engine = ledger_engine(settings.database_url)
     # Connections saved in the ledger, overridden by any given in REVLINE_CONNECTIONS.
@@ -97,6 +97,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     config = WorkerConfig(lease_seconds=settings.lease_seconds, page_size=settings.page_size)
     worker = Worker(engine, connectors, config)
     ticker = Ticker(engine, default_schedules(settings.poll_seconds), worker_id())
+    tune_garbage_collector()
     worker.start(args.threads)
     ticker.start()
     log.info("worker %s running %d threads over %s", worker.name, args.threads, ", ".join(connectors))

@@ -29,7 +29,7 @@ from sync_core.domain.errors import (
     WaitingError,
 )
 from sync_core.domain.ownership import SystemState, apply
-from sync_core.persistence import lanes, ledger
+from sync_core.persistence import lanes, ledger, statements
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import InboxEvent, OutboundOp, op_status_is
 from sync_core.ports import Connector
@@ -97,7 +97,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
     if taken:
         session.execute(
             update(_OPS)
-            .where(ops.id.in_(taken))
+            .where(statements.among(session, ops.id, taken))
             .values(status="in_flight", attempts=ops.attempts + 1, updated_at=now)
         )
     groups = []
@@ -193,8 +193,11 @@ def _referenced(
     at nothing: it waits, spending no attempt, while that record's own write is queued for the
     target (`queued`), and is woken when it lands.
     """
+    references = records.REFERENCES.get(object_type)
+    if not references:
+        return fields
     resolved = dict(fields)
-    for name, referenced_type in records.REFERENCES.get(object_type, {}).items():
+    for name, referenced_type in references.items():
         value = fields.get(name)
         if value in (None, ""):
             continue
@@ -428,8 +431,7 @@ class _Updates:
             )
 
     def write(self, session: Session) -> None:
-        if self.rows:
-            session.execute(_SET, self.rows)
+        statements.execute_many(session, _SET, self.rows)
 
 
 def _read_in_full(system: str, object_type: str, external_id: str, now: datetime) -> dict[str, Any]:

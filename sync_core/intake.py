@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -86,7 +85,7 @@ def _canonical_ids(
         if record.canonical_id in known:
             linked[record.external_id] = record.canonical_id
         elif key is not None:
-            proposed.setdefault(key, str(uuid.uuid4()))
+            proposed.setdefault(key, identity.new_canonical_id())
     claimed = ledger.claim_match_keys(session, object_type, proposed, now)
     taken = ledger.links_by_canonical(session, system, set(claimed.values()))  # already linked here
     new: list[tuple[str, str]] = []
@@ -94,7 +93,7 @@ def _canonical_ids(
         canonical = linked.get(record.external_id)
         if canonical is None:
             match = claimed.get(keys.get(record.external_id, ""))
-            canonical = match if match and match not in taken else str(uuid.uuid4())
+            canonical = match if match and match not in taken else identity.new_canonical_id()
             taken[canonical] = record.external_id
             linked[record.external_id] = canonical
         new.append((canonical, record.external_id))
@@ -187,7 +186,7 @@ def _dead_ingest(
         "error_category": error.category.value,
         "error_message": error.message,
         "result": {},
-        "correlation_id": record.canonical_id or str(uuid.uuid4()),
+        "correlation_id": record.canonical_id or identity.new_canonical_id(),
         "created_at": now,
         "updated_at": now,
     }
@@ -308,9 +307,8 @@ def ingest(
             values = mapping.as_written(source_mapping, values, written_here)
         observed = observe(previous, values, record.modified_at, times, written_here)
         states: dict[str, SystemState | None] = {
-            s: ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
+            s: observed if s == system else ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
         }
-        states[system] = observed
         written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
         writes = _mapped_only(plan(policy.rules, states, written), policy, states)
         if observed == previous and not writes:

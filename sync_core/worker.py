@@ -9,6 +9,7 @@ leases of running lanes alive; every commit is fenced on the lease (persistence/
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from sync_core import executor, intake
 from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import RateLimitedError, SyncError
-from sync_core.persistence import lanes, quotas
+from sync_core.persistence import lanes, quotas, statements
 from sync_core.persistence.database import db_now, transaction
 from sync_core.persistence.tables import InboxEvent, SyncRun
 from sync_core.ports import Connector
@@ -56,6 +57,23 @@ class RunCounts:
     ops_retried: int = 0
     ops_dead: int = 0
     api_calls: int = 0
+
+
+# The loop allocates many short-lived containers per page (rows, values, plans) and keeps
+# none of them in cycles; with the default thresholds the cyclic collector ran about 1,600
+# times per 20,000 records, walking the whole heap a dozen times: some 15% of the worker's CPU.
+COLLECTOR_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collector() -> None:
+    """Set the cyclic garbage collector for a worker process: rarer collections, startup objects frozen.
+
+    Process-wide: `revline worker` calls it once at start. Memory still comes back by reference
+    counting; only cycles wait longer.
+    """
+    gc.collect()
+    gc.freeze()  # what was loaded at start (modules, tables, policies) is never collected: stop walking it
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 def worker_id() -> str:
@@ -234,7 +252,7 @@ class Worker:
             _ingest(session, claim, records, now, counts, forced)
             session.execute(
                 update(InboxEvent)
-                .where(col(InboxEvent.id).in_([event_id for event_id, _, _ in events]))
+                .where(statements.among(session, col(InboxEvent.id), [event_id for event_id, _, _ in events]))
                 .values(processed_at=now)
             )
 

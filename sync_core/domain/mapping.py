@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sync_core.domain.errors import ErrorCategory, PermanentError
@@ -19,6 +20,11 @@ class FieldMap:
     vendor: str
     # canonical value -> vendor value; empty passes values unchanged
     values: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def reverse(self) -> dict[str, str]:
+        """vendor value -> canonical value; if two canonical values share a vendor value, the first listed wins."""
+        return {vendor: canonical for canonical, vendor in reversed(list(self.values.items()))}
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,8 @@ def to_canonical(mapping: ObjectMapping, vendor_fields: Mapping[str, Any]) -> di
     result: dict[str, Any] = {}
     for fm in mapping.fields:
         if fm.vendor in vendor_fields:
-            # If two canonical values share a vendor value, the first one listed wins.
-            reverse = {vendor: canonical for canonical, vendor in reversed(list(fm.values.items()))}
             value = vendor_fields[fm.vendor]
-            result[fm.canonical] = _translate(mapping, fm.vendor, value, reverse, "canonical")
+            result[fm.canonical] = _translate(mapping, fm.vendor, value, fm.reverse, "canonical")
     return result
 
 

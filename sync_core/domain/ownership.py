@@ -77,28 +77,32 @@ def observe(
 
 
 def _latest(
-    name: str, states: Mapping[str, SystemState | None], *, exclude: str | None = None, fill: bool = False
+    name: str, present: Sequence[tuple[str, SystemState]], *, exclude: str | None = None, fill: bool = False
 ) -> tuple[bool, Any]:
-    """(found, value) of the system whose `name` changed last; `fill` considers only non-blank values."""
-    candidates = [
-        (state.field_times.get(name, _NEVER), system, state.values[name])
-        for system, state in sorted(states.items())
-        if system != exclude
-        and state is not None
-        and name in state.values
-        and not (fill and is_blank(state.values[name]))
-    ]
-    if not candidates:
-        return False, None
-    # max() keeps the first of equal times, and candidates are in system-name order.
-    _, _, value = max(candidates, key=lambda c: c[0])
-    return True, value
+    """(found, value) of the system whose `name` changed last; `fill` considers only non-blank values.
+
+    `present` holds the systems that have the record, in system-name order.
+    """
+    found, latest, value = False, _NEVER, None
+    for system, state in present:
+        if system == exclude or name not in state.values:
+            continue
+        candidate = state.values[name]
+        if fill and is_blank(candidate):
+            continue
+        when = state.field_times.get(name, _NEVER)
+        # Strictly later only: of equal times the first system in name order wins.
+        if not found or when > latest:
+            found, latest, value = True, when, candidate
+    return found, value
 
 
-def _desired(rule: FieldRule, states: Mapping[str, SystemState | None]) -> tuple[bool, Any, str | None]:
+def _desired(
+    rule: FieldRule, states: Mapping[str, SystemState | None], present: Sequence[tuple[str, SystemState]]
+) -> tuple[bool, Any, str | None]:
     """(found, desired value, system never to write) for one rule."""
     if rule.rule is Rule.TWO_WAY:
-        found, value = _latest(rule.field, states)
+        found, value = _latest(rule.field, present)
         return found, value, None
     if rule.owner is None:
         raise ValueError(f"{rule.rule} rule for field {rule.field!r} needs an owner")
@@ -110,7 +114,7 @@ def _desired(rule: FieldRule, states: Mapping[str, SystemState | None]) -> tuple
         return owner_state is not None and rule.field in owner_state.values, owner_value, rule.owner
     if not is_blank(owner_value):
         return True, owner_value, rule.owner
-    found, value = _latest(rule.field, states, exclude=rule.owner, fill=True)
+    found, value = _latest(rule.field, present, exclude=rule.owner, fill=True)
     return found, value, None
 
 
@@ -125,10 +129,11 @@ def plan(
     `observe`, so the field times in `states` say who changed what last.
     """
     writes: Plan = {}
+    present = [(system, state) for system, state in sorted(states.items()) if state is not None]
     for rule in rules:
         if rule.rule is Rule.DONT_SYNC:
             continue
-        found, desired, protected = _desired(rule, states)
+        found, desired, protected = _desired(rule, states, present)
         if not found:
             continue
         for system, state in states.items():

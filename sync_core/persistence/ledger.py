@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -32,6 +31,7 @@ _SPANS = TraceSpan.__table__  # type: ignore[attr-defined]
 _MATCH_KEYS = MatchKey.__table__  # type: ignore[attr-defined]
 _PENDING = PendingReference.__table__  # type: ignore[attr-defined]
 _INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def idempotency_key(target: str, object_type: str, source: str, source_id: str, version: str, op: str) -> str:
@@ -48,7 +48,7 @@ def links_by_external(session: Session, system: str, object_type: str, ids: Coll
         select(col(EntityLink.external_id), col(EntityLink.canonical_id)).where(
             col(EntityLink.system) == system,
             col(EntityLink.object_type) == object_type,
-            col(EntityLink.external_id).in_(list(ids)),
+            statements.among(session, col(EntityLink.external_id), ids),
         )
     )
     return {str(e): str(c) for e, c in rows}
@@ -61,7 +61,7 @@ def known_canonical(session: Session, object_type: str, ids: Collection[str]) ->
     rows = session.scalars(
         select(col(EntityLink.canonical_id)).where(
             col(EntityLink.object_type) == object_type,
-            col(EntityLink.canonical_id).in_(list(ids)),
+            statements.among(session, col(EntityLink.canonical_id), ids),
         )
     )
     return set(rows)
@@ -74,7 +74,7 @@ def links_by_canonical(session: Session, system: str, ids: Collection[str]) -> d
     rows = session.execute(
         select(col(EntityLink.canonical_id), col(EntityLink.external_id)).where(
             col(EntityLink.system) == system,
-            col(EntityLink.canonical_id).in_(list(ids)),
+            statements.among(session, col(EntityLink.canonical_id), ids),
         )
     )
     return {str(c): str(e) for c, e in rows}
@@ -126,8 +126,7 @@ def relink(session: Session, system: str, object_type: str, moves: Mapping[str, 
         )
 
 
-@dataclass(frozen=True)
-class ShadowView:
+class ShadowView(NamedTuple):
     """A read-only shadow row: what Revline last saw in and wrote to one system for one record."""
 
     seen: dict[str, Any]
@@ -145,7 +144,7 @@ def claim_match_keys(session: Session, object_type: str, proposed: Mapping[str, 
     statements.insert_ignore(session, table, rows, ["object_type", "key"])
     found = session.execute(
         select(table.c.key, table.c.canonical_id).where(
-            table.c.object_type == object_type, table.c.key.in_(list(proposed))
+            table.c.object_type == object_type, statements.among(session, table.c.key, proposed)
         )
     )
     return {str(k): str(c) for k, c in found}
@@ -170,7 +169,7 @@ def shadows(session: Session, ids: Collection[str], system: str | None = None) -
     query = select(
         table.c.canonical_id, table.c.system, table.c.seen, table.c.field_times, table.c.written,
         table.c.source_version,
-    ).where(table.c.canonical_id.in_(list(ids)))
+    ).where(statements.among(session, table.c.canonical_id, ids))
     if system is not None:
         query = query.where(table.c.system == system)
     rows = session.execute(query)
@@ -181,10 +180,13 @@ def state_of(shadow: ShadowView | None) -> SystemState | None:
     """The planner's view of a shadow: None while the system has no record (or never showed it)."""
     if shadow is None or (not shadow.seen and not shadow.written):
         return None
-    return SystemState(
-        values=dict(shadow.seen),
-        field_times={k: datetime.fromisoformat(v) for k, v in shadow.field_times.items()},
-    )
+    times: dict[str, datetime] = {}
+    text, when = "", _NEVER
+    for name, value in shadow.field_times.items():
+        if value != text:  # a record's fields often share one time: parse it once
+            text, when = value, datetime.fromisoformat(value)
+        times[name] = when
+    return SystemState(values=dict(shadow.seen), field_times=times)
 
 
 def save_shadows(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -209,11 +211,22 @@ def shadow_row(
         "system": system,
         "object_type": object_type,
         "seen": dict(state.values),
-        "field_times": {k: v.isoformat() for k, v in state.field_times.items()},
+        "field_times": _times_text(state.field_times),
         "written": dict(written),
         "source_version": version,
         "updated_at": now,
     }
+
+
+def _times_text(times: Mapping[str, datetime]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    last: datetime | None = None
+    text = ""
+    for name, when in times.items():
+        if when is not last:  # a record's fields often share one time object: format it once
+            last, text = when, when.isoformat()
+        result[name] = text
+    return result
 
 
 def add_ops(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -236,7 +249,7 @@ def supersede_pending(
     query = (
         update(_OPS)
         .where(
-            ops.canonical_id.in_(list(canonical_ids)),
+            statements.among(session, ops.canonical_id, canonical_ids),
             ops.object_type == object_type,
             op_status_is("pending"),
             ops.operation == "upsert",
@@ -244,7 +257,7 @@ def supersede_pending(
         .values(status="superseded", updated_at=now)
     )
     if keep:
-        query = query.where(ops.idempotency_key.not_in(list(keep)))
+        query = query.where(statements.not_among(session, ops.idempotency_key, keep))
     session.execute(query)
 
 
@@ -266,7 +279,7 @@ def resolve_dead_ingests(
     session.execute(
         update(_OPS)
         .where(
-            ops.canonical_id.in_(list(canonical_ids)),
+            statements.among(session, ops.canonical_id, canonical_ids),
             ops.object_type == object_type,
             ops.target_system == source,
             ops.operation == "ingest",
@@ -281,6 +294,8 @@ def add_inbox(session: Session, rows: list[dict[str, Any]]) -> None:
     statements.insert_ignore(session, _INBOX, rows, ["dedupe_key"])
 
 
+_ADD_SPANS = _SPANS.insert()
+
+
 def add_spans(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(_SPANS.insert(), rows)
+    statements.execute_many(session, _ADD_SPANS, rows)

@@ -26,7 +26,7 @@ class ObjectPolicy:
     rules: tuple[FieldRule, ...]
     mappings: dict[str, ObjectMapping]
 
-    @property
+    @cached_property
     def systems(self) -> tuple[str, ...]:
         return tuple(sorted(self.mappings))
 
