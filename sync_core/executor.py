@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from sync_core import writeback
 from sync_core.domain import mapping, records
 from sync_core.domain.changes import WriteRequest, WriteResult
 from sync_core.domain.errors import (
@@ -341,6 +342,7 @@ def _record(
     target, object_type = claim.system, claim.object_type
     known = ledger.shadows(session, [o.group.canonical_id for o in outcomes])
     links: list[tuple[str, str]] = []
+    created: list[WriteResult] = []
     shadows: list[dict[str, Any]] = []
     spans: list[dict[str, Any]] = []
     updates = _Updates(now)
@@ -361,6 +363,7 @@ def _record(
         )
         if new_to_target and result is not None and result.external_id:
             links.append((group.canonical_id, result.external_id))
+            created.append(result)
         done = (
             {"external_id": result.external_id, "version": result.version, "created": result.created}
             if result
@@ -370,11 +373,7 @@ def _record(
         counts.done += len(group.op_ids)
         spans.append(_span(group, target, now, None))
     updates.write(session)
-    if links and policy.owns_fields(target):
-        # The target filled in fields it owns (its own id, say) as it created these records: read
-        # them once in full, so those values reach the other systems.
-        ledger.add_inbox(session, [_read_in_full(target, object_type, external, now) for _, external in links])
-        lanes.mark_due(session, target, object_type, lanes.INBOUND, now)
+    writeback.record_created(session, policy, target, created, shadows, now)
     ledger.add_links(session, object_type, target, links, now)
     if links:
         _wake_waiting(session, target, object_type, now)
@@ -428,13 +427,6 @@ class _Updates:
     def write(self, session: Session) -> None:
         if self.rows:
             session.execute(_SET, self.rows)
-
-
-def _read_in_full(system: str, object_type: str, external_id: str, now: datetime) -> dict[str, Any]:
-    return {
-        "dedupe_key": f"created:{system}:{object_type}:{external_id}", "system": system, "object_type": object_type,
-        "external_id": external_id, "payload": {"read_in_full": True}, "received_at": now,
-    }
 
 
 def _fail(

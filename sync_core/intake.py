@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,17 +40,9 @@ class IntakeCounts:
 
 
 def _latest_per_record(page: Sequence[SourceRecord]) -> list[SourceRecord]:
-    """One entry per record (a webhook and a poll may both bring it): the last one read, over the
-    fields of the earlier ones (a system may report part of a record apart, a lead's conversion say)."""
+    """One entry per record (a webhook and a poll may both bring it): the last one read."""
     latest: dict[str, SourceRecord] = {}
     for record in page:
-        earlier = latest.get(record.external_id)
-        if earlier is not None:
-            record = replace(
-                record, fields={**earlier.fields, **record.fields},
-                field_times={**earlier.field_times, **record.field_times},
-                replaces=record.replaces or earlier.replaces,
-            )  # fmt: skip
         latest[record.external_id] = record
     return list(latest.values())
 
@@ -72,14 +64,6 @@ def _canonical_ids(
     linked = ledger.links_by_external(session, system, object_type, [r.external_id for r in page])
     fresh = [r for r in page if r.external_id not in linked]
     known = ledger.known_canonical(session, object_type, {r.canonical_id for r in fresh if r.canonical_id})
-    # A new record carrying the canonical id of another record of this system took it over (a lead
-    # converted into a contact with Revline's id mapped across): the link moves to it.
-    holders = ledger.links_by_canonical(session, system, {r.canonical_id for r in fresh if r.canonical_id in known})
-    moves = {holders[r.canonical_id]: r.external_id for r in fresh if r.canonical_id in holders}
-    if moves:
-        ledger.relink(session, system, object_type, moves)
-        linked.update({r.external_id: r.canonical_id for r in fresh if r.canonical_id in holders and r.canonical_id})
-        fresh = [r for r in fresh if r.external_id not in linked]
     proposed: dict[str, str] = {}
     for record in fresh:
         key = keys.get(record.external_id)
@@ -250,18 +234,16 @@ def ingest(
 ) -> IntakeCounts:
     """Plan the writes that `page` (records read from `system`) calls for, in `session`.
 
-    Records in `read_in_full` (external ids) are taken in even when they look like an echo of
-    Revline's own write: they were just created, and what the system filled in is news.
+    Records in `read_in_full` (external ids) are taken in even when this very version was written
+    by Revline: they were just created, and what the system filled in is news.
     """
     object_type = policy.object_type
     counts = IntakeCounts(records=len(page))
     source_mapping = policy.mappings.get(system)
-    # The system says Revline made the latest change: an echo of our own write, nothing to plan.
     # Deletions are not propagated (a person decides those); the record's links stay for the audit trail.
-    page = [
-        r for r in _latest_per_record(page)
-        if not r.deleted and (r.external_id in read_in_full or not r.last_written_by_revline)
-    ]
+    # A record Revline changed last is still taken in: a person's edit just before Revline's write of
+    # other fields carries Revline's name, and `observe` tells Revline's own values from theirs.
+    page = [r for r in _latest_per_record(page) if not r.deleted]
     # A record that took over another (a converted lead) inherits its link before anything else.
     ledger.relink(session, system, object_type, {r.replaces: r.external_id for r in page if r.replaces})
     canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]] = {}

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync_core import executor, intake
+from sync_core import executor, intake, writeback
 from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import RateLimitedError, SyncError
@@ -220,6 +220,7 @@ class Worker:
                     col(InboxEvent.system) == claim.system,
                     col(InboxEvent.object_type) == claim.object_type,
                     col(InboxEvent.processed_at).is_(None),
+                    writeback.not_deferred(db_now(session)),
                 )
                 .order_by(col(InboxEvent.id))
                 .limit(self.config.page_size)
@@ -227,8 +228,8 @@ class Worker:
         if not events:
             return
         ids = sorted({str(external_id) for _, external_id, _ in events})
-        # Records Revline has just created are read once in full, echo or not, to learn what the
-        # system itself filled in (its own id above all).
+        # A record Revline created whose owned fields only a read can tell, and that no poll has
+        # brought since, is read in full here, echo or not (sync_core/writeback.py).
         forced = {str(e) for _, e, payload in events if isinstance(payload, dict) and payload.get("read_in_full")}
         records = connector.read(claim.object_type, ids)
         with transaction(self.engine) as session:
@@ -268,6 +269,9 @@ def _ingest(
 ) -> None:
     if records:
         policy = load(session, claim.object_type)
+        # Records Revline created and still has to read in full: the page is that read.
+        ids = [r.external_id for r in records]
+        read_in_full = {*read_in_full, *writeback.take_full_reads(session, claim.system, claim.object_type, ids, now)}
         result = intake.ingest(session, claim.system, policy, records, now, read_in_full)
         flows.after_ingest(session, claim.system, policy, result.changed, now)
         counts.records_read += result.records

@@ -367,6 +367,43 @@ def test_initial_sync_writes_each_systems_ids_back(crm: Crm) -> None:
         assert in_hubspot == {i: crm.twin("hubspot", object_type, i) for i in in_hubspot}, name
 
 
+def _api_calls(crm: Crm) -> dict[str, Counter[str]]:
+    """Each sandbox's request log, counted per endpoint."""
+    hubspot = httpx.get(f"{crm.hubspot_url}/__sandbox__/requests", params={"limit": 0}).json()
+    with httpx.Client(verify=_trust(crm)) as http:
+        salesforce = http.get(f"{crm.salesforce.url}/__sandbox__/requests", params={"limit": 0}).json()
+    return {"hubspot": Counter(hubspot["byEndpoint"]), "salesforce": Counter(salesforce["counts"])}
+
+
+def test_created_records_get_their_new_ids_back_without_being_read_again(crm: Crm) -> None:
+    crm.sync()  # the seeded records first
+    company = crm.hubspot_edit("companies", {"name": "Babbage Engines", "domain": "babbage.example"})
+    contact = crm.hubspot_edit(
+        "contacts", {"email": "charles@babbage.example", "lastname": "Babbage", "associatedcompanyid": company}
+    )
+    account = crm.salesforce_edit("Account", {"Name": "Difference Ltd", "Website": "difference.example"})
+    person = crm.salesforce_edit("Contact", {"LastName": "Lovelace", "Email": "ada@difference.example",
+                                             "AccountId": account})
+    before = _api_calls(crm)
+    crm.sync()
+    after = _api_calls(crm)
+    # Salesforce created two records from HubSpot and HubSpot two from Salesforce; each id is on the other side
+    assert crm.hubspot_records("companies")[company]["salesforce_id"] == crm.twin("hubspot", "company", company)
+    assert crm.hubspot_records("contacts")[contact]["salesforce_id"] == crm.twin("hubspot", "contact", contact)
+    assert crm.salesforce_records("Account")[account]["HubSpot_Id__c"] == crm.twin("salesforce", "company", account)
+    assert crm.salesforce_records("Contact")[person]["HubSpot_Id__c"] == crm.twin("salesforce", "contact", person)
+    # ... with no read by id: the Salesforce Ids came from the write results, and what HubSpot filled in on
+    # its new contacts (the fields it owns) from the change feed, which returns Revline's writes anyway
+    assert after["salesforce"]["query"] - before["salesforce"]["query"] == 0
+    reads = [e for e in after["hubspot"] if e.endswith("/batch/read")]
+    assert sum(after["hubspot"][e] - before["hubspot"][e] for e in reads) == 0
+    # one write-back per created record: each system's records were updated once, in one batch call
+    assert after["hubspot"]["POST /crm/v3/objects/companies/batch/update"] - before["hubspot"][
+        "POST /crm/v3/objects/companies/batch/update"] == 1
+    assert after["hubspot"]["POST /crm/v3/objects/contacts/batch/update"] - before["hubspot"][
+        "POST /crm/v3/objects/contacts/batch/update"] == 1
+
+
 def test_changes_on_both_sides_converge_under_the_policy(crm: Crm) -> None:
     pairs = _enter_overlaps(crm)
     crm.sync()
