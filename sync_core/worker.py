@@ -13,7 +13,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -92,9 +93,21 @@ class Worker:
             thread = threading.Thread(target=self._loop, args=(f"{self.name}/{index}",), daemon=True)
             thread.start()
             self._threads.append(thread)
-        beat = threading.Thread(target=self._heartbeat, daemon=True)
+        beat = threading.Thread(target=self._heartbeat, args=(self._stop,), daemon=True)
         beat.start()
         self._threads.append(beat)
+
+    @contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        """Keep the leases of the lanes this thread runs alive while the block runs, as `start` does for its threads."""
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -112,8 +125,8 @@ class Worker:
             if not worked:
                 self._stop.wait(self.config.idle_sleep)
 
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.config.lease_seconds / 3):
+    def _heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.config.lease_seconds / 3):
             with self._held_lock:
                 held = list(self._held.values())
             for claim in held:
@@ -280,8 +293,12 @@ def _ingest(
 
 
 def drain(worker: Worker, max_runs: int = 10_000) -> int:
-    """Run lanes in this thread until none is due (tests and the benchmark); returns runs made."""
+    """Run lanes in this thread until none is due (tests and the benchmark); returns runs made.
+
+    A heartbeat renews the lease of the lane being run, so a run longer than the lease is not fenced.
+    """
     runs = 0
-    while runs < max_runs and worker.run_once():
-        runs += 1
+    with worker.heartbeat():
+        while runs < max_runs and worker.run_once():
+            runs += 1
     return runs
