@@ -26,6 +26,7 @@ from sync_core.domain.ownership import SystemState
 from sync_core.domain.writeback import after_create
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.tables import InboxEvent
+from sync_core.services import trace
 from sync_core.services.policy import ObjectPolicy
 
 # How long a created record's full read waits for the target's change feed to bring the record
@@ -55,6 +56,7 @@ def record_created(
     target_fields = policy.fields_of(target)
     rows = {row["canonical_id"]: row for row in shadows if row["system"] == target}
     known = ledger.shadows(session, [r.canonical_id for r in created])
+    stories = trace.correlations(session, [r.canonical_id for r in created])
     ops: list[dict[str, Any]] = []
     reads: list[dict[str, Any]] = []
     for result in created:
@@ -76,7 +78,8 @@ def record_created(
         for system, fields in sorted(decision.writes.items()):
             mapped = {k: v for k, v in fields.items() if k in policy.fields_of(system)}
             if mapped:
-                ops.append(_op(system, target, object_type, result, mapped, now))
+                story = stories.get(result.canonical_id, result.canonical_id)
+                ops.append(_op(system, target, object_type, result, mapped, now, story))
     ledger.add_ops(session, ops)
     for system in {op["target_system"] for op in ops}:
         lanes.mark_due(session, system, object_type, lanes.OUTBOUND, now)
@@ -125,7 +128,13 @@ def _key(system: str, object_type: str, external_id: str) -> str:
 
 
 def _op(
-    system: str, target: str, object_type: str, result: WriteResult, fields: dict[str, Any], now: datetime
+    system: str,
+    target: str,
+    object_type: str,
+    result: WriteResult,
+    fields: dict[str, Any],
+    now: datetime,
+    correlation_id: str,
 ) -> dict[str, Any]:
     """An outbox row: upsert `fields` into `system`, keyed on the created record and what is written."""
     assert result.external_id is not None
@@ -146,7 +155,7 @@ def _op(
         "attempts": 0,
         "next_attempt_at": now,
         "result": {},
-        "correlation_id": result.canonical_id,
+        "correlation_id": correlation_id,
         "created_at": now,
         "updated_at": now,
     }

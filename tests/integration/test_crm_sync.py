@@ -377,31 +377,34 @@ def _api_calls(crm: Crm) -> dict[str, Counter[str]]:
 
 def test_created_records_get_their_new_ids_back_without_being_read_again(crm: Crm) -> None:
     crm.sync()  # the seeded records first
+    # HubSpot -> Salesforce: the Salesforce Ids come back from the write results, not from reading Salesforce
     company = crm.hubspot_edit("companies", {"name": "Babbage Engines", "domain": "babbage.example"})
     contact = crm.hubspot_edit(
         "contacts", {"email": "charles@babbage.example", "lastname": "Babbage", "associatedcompanyid": company}
     )
-    account = crm.salesforce_edit("Account", {"Name": "Difference Ltd", "Website": "difference.example"})
-    person = crm.salesforce_edit("Contact", {"LastName": "Lovelace", "Email": "ada@difference.example",
-                                             "AccountId": account})
     before = _api_calls(crm)
     crm.sync()
     after = _api_calls(crm)
-    # Salesforce created two records from HubSpot and HubSpot two from Salesforce; each id is on the other side
     assert crm.hubspot_records("companies")[company]["salesforce_id"] == crm.twin("hubspot", "company", company)
     assert crm.hubspot_records("contacts")[contact]["salesforce_id"] == crm.twin("hubspot", "contact", contact)
+    assert after["salesforce"]["query"] - before["salesforce"]["query"] == 0  # no read by Id
+    for name in ("companies", "contacts"):  # one write-back per object, in one batch call
+        update = f"POST /crm/v3/objects/{name}/batch/update"
+        assert after["hubspot"][update] - before["hubspot"][update] == 1, name
+
+    # Salesforce -> HubSpot: the HubSpot ids likewise; what HubSpot itself fills in on a new contact (the
+    # fields it owns) comes with the change feed, which returns Revline's writes anyway
+    account = crm.salesforce_edit("Account", {"Name": "Difference Ltd", "Website": "difference.example"})
+    person = crm.salesforce_edit(
+        "Contact", {"LastName": "Lovelace", "Email": "ada@difference.example", "AccountId": account}
+    )
+    before = _api_calls(crm)
+    crm.sync()
+    after = _api_calls(crm)
     assert crm.salesforce_records("Account")[account]["HubSpot_Id__c"] == crm.twin("salesforce", "company", account)
     assert crm.salesforce_records("Contact")[person]["HubSpot_Id__c"] == crm.twin("salesforce", "contact", person)
-    # ... with no read by id: the Salesforce Ids came from the write results, and what HubSpot filled in on
-    # its new contacts (the fields it owns) from the change feed, which returns Revline's writes anyway
-    assert after["salesforce"]["query"] - before["salesforce"]["query"] == 0
     reads = [e for e in after["hubspot"] if e.endswith("/batch/read")]
-    assert sum(after["hubspot"][e] - before["hubspot"][e] for e in reads) == 0
-    # one write-back per created record: each system's records were updated once, in one batch call
-    assert after["hubspot"]["POST /crm/v3/objects/companies/batch/update"] - before["hubspot"][
-        "POST /crm/v3/objects/companies/batch/update"] == 1
-    assert after["hubspot"]["POST /crm/v3/objects/contacts/batch/update"] - before["hubspot"][
-        "POST /crm/v3/objects/contacts/batch/update"] == 1
+    assert sum(after["hubspot"][e] - before["hubspot"][e] for e in reads) == 0  # no read by id
 
 
 def test_changes_on_both_sides_converge_under_the_policy(crm: Crm) -> None:
