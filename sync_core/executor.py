@@ -72,20 +72,22 @@ _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime) -> tuple[list[_Group], list[Any]]:
     """Mark up to `size` records' due ops in flight; ingest retries are returned apart."""
     ops = _OPS.c
-    rows = session.execute(
-        select(
-            ops.id, ops.canonical_id, ops.operation, ops.payload, ops.attempts, ops.idempotency_key,
-            ops.target_system, ops.object_type, ops.source_id, ops.updated_at, ops.correlation_id,
-        )
-        .where(
-            ops.target_system == claim.system,
-            ops.object_type == claim.object_type,
-            op_status_is("pending"),
-            ops.next_attempt_at <= now,
-        )
-        .order_by(ops.id)
-        .limit(size)
-    ).all()
+    due = select(
+        ops.id, ops.canonical_id, ops.operation, ops.payload, ops.attempts, ops.idempotency_key,
+        ops.target_system, ops.object_type, ops.source_id, ops.updated_at, ops.correlation_id,
+    ).where(
+        ops.target_system == claim.system,
+        ops.object_type == claim.object_type,
+        op_status_is("pending"),
+        ops.next_attempt_at <= now,
+    )
+    rows = list(session.execute(due.order_by(ops.id).limit(size)).all())
+    if len(rows) == size:
+        # The same records' later ops (a flow's write planned after the page's) join them: one write each.
+        cids = {row.canonical_id for row in rows if row.operation != "ingest"}
+        rows += session.execute(
+            due.where(ops.id > rows[-1].id, ops.canonical_id.in_(cids), ops.operation != "ingest").order_by(ops.id)
+        ).all()
     merged: dict[str, list[Any]] = {}
     requeue: list[Any] = []
     for row in rows:

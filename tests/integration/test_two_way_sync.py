@@ -284,3 +284,38 @@ def test_drain_keeps_the_lease_of_a_run_longer_than_the_lease(ledger_url: str) -
     # the run was not thrown away and repeated: each record was written to sales once
     assert sales.count("company") == 3
     assert len([w for w in sales.applied_writes() if w.object_type == "company"]) == 3
+
+
+def test_a_records_ops_beyond_one_claim_are_sent_with_it_as_one_write(ledger_url: str) -> None:
+    from sync_core.persistence import ledger
+    from sync_core.persistence.database import db_now
+
+    engine = ledger_engine(ledger_url)
+    install_policy(engine)
+    marketing, sales = InMemorySystem("marketing"), InMemorySystem("sales")
+    # One record per call and five calls per claim: a claim holds the first five ops.
+    connectors = {"marketing": InMemoryConnector(marketing), "sales": InMemoryConnector(sales, max_batch_size=1)}
+    worker = Worker(engine, connectors)
+    with transaction(engine) as session:
+        now = db_now(session)
+        rows = [_planned(f"c-{i}", {"name": f"Co {i}", "domain": f"co{i}.example"}, "v1", now) for i in range(6)]
+        rows.append(_planned("c-0", {"city": "Lyon"}, "flow", now))  # a flow's write for the first record, last
+        ledger.add_ops(session, rows)
+        lanes.mark_due(session, "sales", "company", lanes.OUTBOUND, now)
+    drain(worker)
+    first = [w for w in sales.applied_writes() if w.canonical_id == "c-0"]
+    assert len(first) == 1  # both of its ops, in one write
+    assert (first[0].fields["Name"], first[0].fields["BillingCity"]) == ("Co 0", "Lyon")
+    assert sales.count("company") == 6
+
+
+def _planned(canonical_id: str, fields: dict[str, Any], version: str, now: Any) -> dict[str, Any]:
+    from sync_core.persistence import ledger
+
+    return {
+        "idempotency_key": ledger.idempotency_key("sales", "company", "marketing", canonical_id, version, "upsert"),
+        "target_system": "sales", "object_type": "company", "canonical_id": canonical_id, "operation": "upsert",
+        "source_system": "marketing", "source_id": canonical_id, "source_version": version, "payload": fields,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "result": {}, "correlation_id": canonical_id,
+        "created_at": now, "updated_at": now,
+    }
