@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from sync_core import intake
+from sync_core import intake, writeback
 from sync_core.domain import mapping, records
 from sync_core.domain.changes import WriteRequest, WriteResult
 from sync_core.domain.errors import (
@@ -72,20 +72,22 @@ _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime) -> tuple[list[_Group], list[Any]]:
     """Mark up to `size` records' due ops in flight; ingest retries are returned apart."""
     ops = _OPS.c
-    rows = session.execute(
-        select(
-            ops.id, ops.canonical_id, ops.operation, ops.payload, ops.attempts, ops.idempotency_key,
-            ops.target_system, ops.object_type, ops.source_id, ops.updated_at, ops.correlation_id,
-        )
-        .where(
-            ops.target_system == claim.system,
-            ops.object_type == claim.object_type,
-            op_status_is("pending"),
-            ops.next_attempt_at <= now,
-        )
-        .order_by(ops.id)
-        .limit(size)
-    ).all()
+    due = select(
+        ops.id, ops.canonical_id, ops.operation, ops.payload, ops.attempts, ops.idempotency_key,
+        ops.target_system, ops.object_type, ops.source_id, ops.updated_at, ops.correlation_id,
+    ).where(
+        ops.target_system == claim.system,
+        ops.object_type == claim.object_type,
+        op_status_is("pending"),
+        ops.next_attempt_at <= now,
+    )
+    rows = list(session.execute(due.order_by(ops.id).limit(size)).all())
+    if len(rows) == size:
+        # The same records' later ops (a flow's write planned after the page's) join them: one write each.
+        cids = {row.canonical_id for row in rows if row.operation != "ingest"}
+        rows += session.execute(
+            due.where(ops.id > rows[-1].id, ops.canonical_id.in_(cids), ops.operation != "ingest").order_by(ops.id)
+        ).all()
     merged: dict[str, list[Any]] = {}
     requeue: list[Any] = []
     for row in rows:
@@ -345,6 +347,7 @@ def _record(
     target, object_type = claim.system, claim.object_type
     known = ledger.shadows(session, [o.group.canonical_id for o in outcomes])
     links: list[tuple[str, str]] = []
+    created: list[WriteResult] = []
     shadows: list[dict[str, Any]] = []
     spans: list[dict[str, Any]] = []
     updates = _Updates(now)
@@ -365,6 +368,7 @@ def _record(
         )
         if new_to_target and result is not None and result.external_id:
             links.append((group.canonical_id, result.external_id))
+            created.append(result)
         done = (
             {"external_id": result.external_id, "version": result.version, "created": result.created}
             if result
@@ -374,11 +378,7 @@ def _record(
         counts.done += len(group.op_ids)
         spans.append(_span(group, target, now, None))
     updates.write(session)
-    if links and policy.owns_fields(target):
-        # The target filled in fields it owns (its own id, say) as it created these records: read
-        # them once in full, so those values reach the other systems.
-        ledger.add_inbox(session, [_read_in_full(target, object_type, external, now) for _, external in links])
-        lanes.mark_due(session, target, object_type, lanes.INBOUND, now)
+    writeback.record_created(session, policy, target, created, shadows, now)
     ledger.add_links(session, object_type, target, links, now)
     if links:
         _wake_waiting(session, target, object_type, now)
@@ -432,13 +432,6 @@ class _Updates:
 
     def write(self, session: Session) -> None:
         statements.execute_many(session, _SET, self.rows)
-
-
-def _read_in_full(system: str, object_type: str, external_id: str, now: datetime) -> dict[str, Any]:
-    return {
-        "dedupe_key": f"created:{system}:{object_type}:{external_id}", "system": system, "object_type": object_type,
-        "external_id": external_id, "payload": {"read_in_full": True}, "received_at": now,
-    }
 
 
 def _fail(

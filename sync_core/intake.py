@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -260,18 +261,16 @@ def ingest(
 ) -> IntakeCounts:
     """Plan the writes that `page` (records read from `system`) calls for, in `session`.
 
-    Records in `read_in_full` (external ids) are taken in even when they look like an echo of
-    Revline's own write: they were just created, and what the system filled in is news.
+    Records in `read_in_full` (external ids) are taken in even when this very version was written
+    by Revline: they were just created, and what the system filled in is news.
     """
     object_type = policy.object_type
     counts = IntakeCounts(records=len(page))
     source_mapping = policy.mappings.get(system)
-    # The system says Revline made the latest change: an echo of our own write, nothing to plan.
     # Deletions are not propagated (a person decides those); the record's links stay for the audit trail.
-    page = [
-        r for r in _latest_per_record(page)
-        if not r.deleted and (r.external_id in read_in_full or not r.last_written_by_revline)
-    ]
+    # A record Revline changed last is still taken in: a person's edit just before Revline's write of
+    # other fields carries Revline's name, and `observe` tells Revline's own values from theirs.
+    page = [r for r in _latest_per_record(page) if not r.deleted]
     # A record that took over another (a converted lead) inherits its link before anything else.
     ledger.relink(session, system, object_type, {r.replaces: r.external_id for r in page if r.replaces})
     canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]] = {}

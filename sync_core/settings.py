@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=2, description="Lane-running threads per worker process.")
     lease_seconds: float = Field(default=30.0, description="How long a lane lease lasts without a heartbeat.")
     poll_seconds: float = Field(default=5.0, description="How often each inbound lane is polled.")
-    page_size: int = Field(default=500, description="Records read per page from a source system.")
+    page_size: int = Field(
+        default=2000,
+        description="Records read per page from a source system (2,000: one SOQL page, ten HubSpot search pages).",
+    )
     console_port: int = Field(default=3000, description="Port of the web console.")
     connections: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -14,7 +14,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync_core import executor, intake
+from sync_core import executor, intake, writeback
 from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import RateLimitedError, SyncError
@@ -42,7 +43,9 @@ class WorkerConfig:
     """How a worker paces itself."""
 
     lease_seconds: float = 30.0
-    page_size: int = 500
+    # One whole SOQL page (2,000 rows) and ten whole HubSpot search pages (200 each): a smaller page
+    # costs the same calls per page, so more calls per record. Pages are held in memory one at a time.
+    page_size: int = 2000
     max_pages_per_run: int = 20  # then release the lane so others get a turn
     max_batches_per_run: int = 20
     idle_sleep: float = 0.2
@@ -108,9 +111,21 @@ class Worker:
             thread = threading.Thread(target=self._loop, args=(f"{self.name}/{index}",), daemon=True)
             thread.start()
             self._threads.append(thread)
-        beat = threading.Thread(target=self._heartbeat, daemon=True)
+        beat = threading.Thread(target=self._heartbeat, args=(self._stop,), daemon=True)
         beat.start()
         self._threads.append(beat)
+
+    @contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        """Keep the leases of the lanes this thread runs alive while the block runs, as `start` does for its threads."""
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -128,8 +143,8 @@ class Worker:
             if not worked:
                 self._stop.wait(self.config.idle_sleep)
 
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.config.lease_seconds / 3):
+    def _heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.config.lease_seconds / 3):
             with self._held_lock:
                 held = list(self._held.values())
             for claim in held:
@@ -236,6 +251,7 @@ class Worker:
                     col(InboxEvent.system) == claim.system,
                     col(InboxEvent.object_type) == claim.object_type,
                     col(InboxEvent.processed_at).is_(None),
+                    writeback.not_deferred(db_now(session)),
                 )
                 .order_by(col(InboxEvent.id))
                 .limit(self.config.page_size)
@@ -243,8 +259,8 @@ class Worker:
         if not events:
             return
         ids = sorted({str(external_id) for _, external_id, _ in events})
-        # Records Revline has just created are read once in full, echo or not, to learn what the
-        # system itself filled in (its own id above all).
+        # A record Revline created whose owned fields only a read can tell, and that no poll has
+        # brought since, is read in full here, echo or not (sync_core/writeback.py).
         forced = {str(e) for _, e, payload in events if isinstance(payload, dict) and payload.get("read_in_full")}
         records = connector.read(claim.object_type, ids)
         with transaction(self.engine) as session:
@@ -284,6 +300,9 @@ def _ingest(
 ) -> None:
     if records:
         policy = load(session, claim.object_type)
+        # Records Revline created and still has to read in full: the page is that read.
+        ids = [r.external_id for r in records]
+        read_in_full = {*read_in_full, *writeback.take_full_reads(session, claim.system, claim.object_type, ids, now)}
         result = intake.ingest(session, claim.system, policy, records, now, read_in_full)
         flows.after_ingest(session, claim.system, policy, result.changed, now)
         counts.records_read += result.records
@@ -292,8 +311,12 @@ def _ingest(
 
 
 def drain(worker: Worker, max_runs: int = 10_000) -> int:
-    """Run lanes in this thread until none is due (tests and the benchmark); returns runs made."""
+    """Run lanes in this thread until none is due (tests and the benchmark); returns runs made.
+
+    A heartbeat renews the lease of the lane being run, so a run longer than the lease is not fenced.
+    """
     runs = 0
-    while runs < max_runs and worker.run_once():
-        runs += 1
+    with worker.heartbeat():
+        while runs < max_runs and worker.run_once():
+            runs += 1
     return runs

@@ -271,7 +271,7 @@ class HubSpotConnector:
             version = properties.get(MODIFIED_PROPERTY[name]) or properties.get("hs_lastmodifieddate")
             outcomes[canonical] = WriteResult(
                 canonical, external_id=str(result["id"]), version=str(version or result.get("updatedAt")),
-                created=bool(result.get("new", False)),
+                created=bool(result.get("new", False)), filled={"hs_object_id": str(result["id"])},
             )
         for entry in answer.get("errors") or []:
             failure = from_batch_error(entry)

@@ -364,7 +364,10 @@ class SalesforceConnector:
 
     def _result(self, write: WriteRequest, answer: Mapping[str, Any]) -> WriteResult:
         if answer.get("success"):
-            return WriteResult(write.canonical_id, str(answer["id"]), created=bool(answer.get("created", False)))
+            record_id = str(answer["id"])
+            return WriteResult(
+                write.canonical_id, record_id, created=bool(answer.get("created", False)), filled={"Id": record_id}
+            )
         error = errors.from_record_errors(answer.get("errors") or [], self.config.limit_retry_seconds)
         return WriteResult(write.canonical_id, write.external_id, error=error)
 
@@ -383,7 +386,9 @@ class SalesforceConnector:
         found: dict[str, WriteResult] = {}
         for row in outcome.successful:
             key = row.get(REVLINE_ID, "")
-            found[key] = WriteResult(key, row.get("sf__Id") or None, created=row.get("sf__Created") == "true")
+            record_id = row.get("sf__Id") or None
+            filled = {"Id": record_id} if record_id else {}
+            found[key] = WriteResult(key, record_id, created=row.get("sf__Created") == "true", filled=filled)
         for row in outcome.failed:
             key = row.get(REVLINE_ID, "")
             found[key] = WriteResult(

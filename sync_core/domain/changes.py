@@ -62,6 +62,9 @@ class WriteResult:
     version: str | None = None
     created: bool = False
     error: SyncError | None = None
+    # Fields the system filled in itself, in its own names (its id for the new record, say), so
+    # they reach the other systems without reading the record back.
+    filled: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

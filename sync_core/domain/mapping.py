@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from sync_core.domain import records
 from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.ownership import is_blank
 
@@ -92,11 +93,17 @@ def as_written(mapping: ObjectMapping, read: Mapping[str, Any], written: Mapping
     A value map may send several canonical values to one vendor value (HubSpot's paid search and
     organic search are both Salesforce's "Web"); reading it back gives the first of them. Where
     the system holds exactly what Revline's write turned into, the written value is what it holds.
+    The same goes for a number the system spells its own way.
     """
     restored = dict(read)
     for field_map in mapping.fields:
         name = field_map.canonical
-        if not field_map.values or name not in read or name not in written or read[name] == written[name]:
+        if name not in read or name not in written or read[name] == written[name]:
+            continue
+        if records.same_number(mapping.object_type, name, read[name], written[name]):
+            restored[name] = written[name]  # Salesforce answers 1500000.0 where Revline wrote 1500000
+            continue
+        if not field_map.values:
             continue
         try:
             same = to_vendor(mapping, {name: written[name]}) == to_vendor(mapping, {name: read[name]})

@@ -295,3 +295,16 @@ def validate(object_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
     if problems:
         raise PermanentError("; ".join(problems), ErrorCategory.VALIDATION)
     return result
+
+
+def same_number(object_type: str, name: str, a: Any, b: Any) -> bool:
+    """Whether two values of a numeric field are one number in two spellings ("1500000.0" and "1500000")."""
+    adapter = _adapters(object_type).get(name) if object_type in RECORD_TYPES else None
+    if adapter is None or is_blank(a) or is_blank(b):
+        return False
+    try:
+        left, right = adapter.validate_python(a), adapter.validate_python(b)
+    except ValidationError:
+        return False
+    numbers = (Decimal, int, float)
+    return isinstance(left, numbers) and isinstance(right, numbers) and not isinstance(left, bool) and left == right

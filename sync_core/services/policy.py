@@ -43,12 +43,6 @@ class ObjectPolicy:
         found = self.mappings.get(system)
         return found is not None and found.creates
 
-    def owns_fields(self, system: str) -> bool:
-        """Whether `system` owns some field it maps: then only reading it tells their values."""
-        owning = (Rule.ALWAYS_OWNER, Rule.OWNER_UNLESS_BLANK)
-        owned = {r.field for r in self.rules if r.owner == system and r.rule in owning}
-        return bool(owned & self.fields_of(system))
-
     @cached_property
     def _fields(self) -> dict[str, frozenset[str]]:
         return {system: frozenset(f.canonical for f in m.fields) for system, m in self.mappings.items()}

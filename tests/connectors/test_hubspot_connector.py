@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hubspot.crm.objects import Configuration as ObjectsConfiguration
 
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.config import from_settings, settings_from
@@ -290,6 +291,25 @@ def test_more_than_100_writes_take_one_call_per_100(hubspot: HubSpotConnector, s
     assert all(r.ok for r in results)
     assert sandbox.store.count("companies") == 250
     assert hubspot.api_calls - before == 3
+
+
+def test_a_batch_copies_no_client_configuration_per_input(
+    hubspot: HubSpotConnector, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copies = Counter[str]()
+    original = ObjectsConfiguration.get_default_copy
+
+    def counted() -> Any:
+        copies["default"] += 1
+        return original()
+
+    monkeypatch.setattr(ObjectsConfiguration, "get_default_copy", staticmethod(counted))
+    created = hubspot.write_batch("company", [write(f"rv-{i}", name=f"Co {i}") for i in range(100)])
+    updated = hubspot.write_batch("company", [write(r.canonical_id, r.external_id, city="Lyon") for r in created])
+    assert all(r.ok for r in created + updated)
+    assert copies["default"] == 0  # the vendor's models were built on the client's one shared copy
+    # each result reports the id HubSpot gave the record, in HubSpot's own field for it
+    assert [r.filled for r in created] == [{"hs_object_id": r.external_id} for r in created]
 
 
 def test_5xx_then_retry_creates_no_duplicate(hubspot: HubSpotConnector, sandbox: Sandbox) -> None:

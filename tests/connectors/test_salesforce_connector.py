@@ -15,6 +15,7 @@ from connectors.salesforce.sandbox.schema import SOBJECTS
 from sync_core.domain.changes import SourceRecord, WriteRequest
 from sync_core.domain.errors import ErrorCategory, PermanentError, RateLimitedError, RetryableError
 from sync_core.retry import RetryAt, RetryPolicy
+from sync_core.worker import WorkerConfig
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +222,21 @@ def test_deletions_and_revlines_own_writes_are_reported_as_such(org: RunningSand
     org.state.clock.advance(3)
     [removed], _ = drain(connector, cursor)
     assert (removed.external_id, removed.deleted, removed.canonical_id) == (result.external_id, True, "c-echo")
+
+
+def test_at_the_workers_default_page_size_a_read_is_one_whole_soql_page(
+    org: RunningSandbox, http: requests.Session
+) -> None:
+    connector = connect(org)
+    _, cursor = drain(connector, None)
+    connector.write_batch("contact", [write(f"c-{i}", LastName=f"Page {i}") for i in range(2100)])
+    org.state.clock.advance(3)
+    before = endpoint_counts(http, org).get("queryAll", 0)
+    page = connector.read_changes("contact", cursor, WorkerConfig().page_size)
+    assert (len(page.records), page.has_more) == (2000, True)
+    assert endpoint_counts(http, org).get("queryAll", 0) - before == 1
+    rest = connector.read_changes("contact", page.cursor, WorkerConfig().page_size)
+    assert (len(rest.records), rest.has_more) == (100, False)
 
 
 def test_read_by_ids_leaves_out_unknown_and_malformed_ids(org: RunningSandbox, http: requests.Session) -> None:

@@ -22,7 +22,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from connectors.salesforce.sandbox import RunningSandbox, create_app, start
+from connectors.salesforce.sandbox import RunningSandbox, create_app, query, soql, start
 from connectors.salesforce.sandbox.ids import checksum
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+0000$")
@@ -375,6 +375,25 @@ def names(sf: Salesforce, where: str, order: str = "Name") -> list[str]:
 )
 def test_soql_filters(sf: Salesforce, soql_data: dict[str, str], where: str, expected: list[str]) -> None:
     assert names(sf, where) == sorted(expected, key=str.lower)
+
+
+def test_soql_id_in_matches_15_and_18_character_ids_and_builds_its_set_once(
+    org: RunningSandbox, sf: Salesforce, soql_data: dict[str, str]
+) -> None:
+    wanted = [soql_data["Alpha"], soql_data["Gamma"][:15], "001000000000000AAA"]
+    listed = ", ".join(f"'{i}'" for i in wanted)
+    assert names(sf, f"Id IN ({listed})") == ["Alpha", "Gamma"]
+    assert names(sf, f"Id NOT IN ({listed})") == sorted(
+        ["Beta", "delta", "Epsilon", "O'Brien & Sons"], key=str.lower
+    )
+    # The IN list becomes one set per query, not one per record the filter looks at.
+    the_plan = query.plan(soql.parse(f"SELECT Id FROM Account WHERE Id IN ({listed})", datetime.now(UTC)))
+    evaluator = query.Evaluator(the_plan, org.state.store)
+    membership = the_plan.query.where
+    assert isinstance(membership, soql.Membership)
+    first = evaluator.members(membership)
+    assert evaluator.members(membership) is first
+    assert len(first) == 3
 
 
 def test_soql_order_by_limit_offset_and_count(sf: Salesforce, soql_data: dict[str, str]) -> None:

@@ -367,6 +367,46 @@ def test_initial_sync_writes_each_systems_ids_back(crm: Crm) -> None:
         assert in_hubspot == {i: crm.twin("hubspot", object_type, i) for i in in_hubspot}, name
 
 
+def _api_calls(crm: Crm) -> dict[str, Counter[str]]:
+    """Each sandbox's request log, counted per endpoint."""
+    hubspot = httpx.get(f"{crm.hubspot_url}/__sandbox__/requests", params={"limit": 0}).json()
+    with httpx.Client(verify=_trust(crm)) as http:
+        salesforce = http.get(f"{crm.salesforce.url}/__sandbox__/requests", params={"limit": 0}).json()
+    return {"hubspot": Counter(hubspot["byEndpoint"]), "salesforce": Counter(salesforce["counts"])}
+
+
+def test_created_records_get_their_new_ids_back_without_being_read_again(crm: Crm) -> None:
+    crm.sync()  # the seeded records first
+    # HubSpot -> Salesforce: the Salesforce Ids come back from the write results, not from reading Salesforce
+    company = crm.hubspot_edit("companies", {"name": "Babbage Engines", "domain": "babbage.example"})
+    contact = crm.hubspot_edit(
+        "contacts", {"email": "charles@babbage.example", "lastname": "Babbage", "associatedcompanyid": company}
+    )
+    before = _api_calls(crm)
+    crm.sync()
+    after = _api_calls(crm)
+    assert crm.hubspot_records("companies")[company]["salesforce_id"] == crm.twin("hubspot", "company", company)
+    assert crm.hubspot_records("contacts")[contact]["salesforce_id"] == crm.twin("hubspot", "contact", contact)
+    assert after["salesforce"]["query"] - before["salesforce"]["query"] == 0  # no read by Id
+    for name in ("companies", "contacts"):  # one write-back per object, in one batch call
+        update = f"POST /crm/v3/objects/{name}/batch/update"
+        assert after["hubspot"][update] - before["hubspot"][update] == 1, name
+
+    # Salesforce -> HubSpot: the HubSpot ids likewise; what HubSpot itself fills in on a new contact (the
+    # fields it owns) comes with the change feed, which returns Revline's writes anyway
+    account = crm.salesforce_edit("Account", {"Name": "Difference Ltd", "Website": "difference.example"})
+    person = crm.salesforce_edit(
+        "Contact", {"LastName": "Lovelace", "Email": "ada@difference.example", "AccountId": account}
+    )
+    before = _api_calls(crm)
+    crm.sync()
+    after = _api_calls(crm)
+    assert crm.salesforce_records("Account")[account]["HubSpot_Id__c"] == crm.twin("salesforce", "company", account)
+    assert crm.salesforce_records("Contact")[person]["HubSpot_Id__c"] == crm.twin("salesforce", "contact", person)
+    reads = [e for e in after["hubspot"] if e.endswith("/batch/read")]
+    assert sum(after["hubspot"][e] - before["hubspot"][e] for e in reads) == 0  # no read by id
+
+
 def test_changes_on_both_sides_converge_under_the_policy(crm: Crm) -> None:
     pairs = _enter_overlaps(crm)
     crm.sync()

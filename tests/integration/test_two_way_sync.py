@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -10,10 +11,10 @@ from console.demo import default_mappings, default_rules, install_policy
 from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.persistence import lanes
 from sync_core.persistence.database import transaction
-from sync_core.persistence.tables import EntityLink, OutboundOp
+from sync_core.persistence.tables import EntityLink, OutboundOp, SyncRun
 from sync_core.services import ledger_engine
 from sync_core.testing import InMemoryConnector, InMemorySystem
-from sync_core.worker import Worker, drain
+from sync_core.worker import Worker, WorkerConfig, drain
 
 
 def _setup(url: str) -> tuple[Worker, InMemorySystem, InMemorySystem]:
@@ -200,3 +201,121 @@ def test_a_contacts_company_is_translated_through_the_links_both_ways(ledger_url
         sync(worker, ledger_url)
     marketing_globex = _marketing_id_of(marketing, "Globex")
     assert marketing.get("contact", contact)["associatedcompanyid"] == marketing_globex  # type: ignore[index]
+
+
+def test_a_contact_read_before_its_company_at_one_version_still_gets_its_company(ledger_url: str) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from sync_core.domain.mapping import FieldMap
+    from sync_core.domain.ownership import FieldRule, Rule
+    from sync_core.persistence.database import db_now
+    from sync_core.persistence.tables import Lane
+    from sync_core.retry import RetryPolicy
+    from sync_core.services import policy
+
+    engine = ledger_engine(ledger_url)
+    install_policy(engine)
+    vendor = {"marketing": "associatedcompanyid", "sales": "AccountId"}
+    policy.save_mappings(
+        engine,
+        [
+            replace(m, fields=(*m.fields, FieldMap("company_id", vendor[m.system])))
+            for m in default_mappings()
+            if m.object_type == "contact"
+        ],
+        "test",
+    )
+    policy.save_rules(engine, "contact", [*default_rules()["contact"], FieldRule("company_id", Rule.TWO_WAY)], "test")
+    marketing, sales = InMemorySystem("marketing"), InMemorySystem("sales")
+    worker = Worker(
+        engine,
+        {"marketing": InMemoryConnector(marketing), "sales": InMemoryConnector(sales)},
+        retry=RetryPolicy(base_seconds=0.0, jitter=0.0),
+    )
+    acme = marketing.put("company", {"name": "Acme", "domain": "acme.example"})
+    contact = marketing.put("contact", {"email": "ada@acme.example", "firstname": "Ada", "associatedcompanyid": acme})
+    # One run reads both, the contact first: its company is not linked yet when it is read.
+    with transaction(engine) as session:
+        now = db_now(session)
+        for object_type, due in (("contact", now - timedelta(seconds=2)), ("company", now - timedelta(seconds=1))):
+            session.execute(
+                update(Lane)
+                .where(Lane.system == "marketing", Lane.object_type == object_type)  # type: ignore[arg-type]
+                .values(due_at=due)
+            )
+    drain(worker)
+    for _ in range(3):
+        sync(worker, ledger_url)
+
+    [ada] = sales.all("contact").values()
+    assert ada["AccountId"] == _sales_id_of(sales, "Acme")
+    # The contact's one version was planned twice (without, then with its company): two writes, neither lost
+    contact_ops = [
+        op for op in _ops(engine)
+        if op.object_type == "contact" and op.source_id == contact and op.target_system == "sales"
+    ]
+    assert len({op.source_version for op in contact_ops}) == 1
+    assert len({op.idempotency_key for op in contact_ops}) == len(contact_ops) >= 2
+    assert any("company_id" in op.payload and op.status == "done" for op in contact_ops)
+
+
+def _ops(engine: Any) -> list[OutboundOp]:
+    with transaction(engine) as session:
+        rows = list(session.scalars(select(OutboundOp)).all())
+        session.expunge_all()
+        return rows
+
+
+def test_drain_keeps_the_lease_of_a_run_longer_than_the_lease(ledger_url: str) -> None:
+    engine = ledger_engine(ledger_url)
+    install_policy(engine)
+    marketing, sales = InMemorySystem("marketing"), InMemorySystem("sales")
+    connectors = {"marketing": InMemoryConnector(marketing), "sales": InMemoryConnector(sales)}
+    worker = Worker(engine, connectors, WorkerConfig(lease_seconds=0.6))
+    marketing.put_many("company", [{"name": f"Slow {i}", "domain": f"slow{i}.example"} for i in range(3)])
+    sales.slow_writes(1.0)  # one write call outlasts the lease
+    sync(worker, ledger_url)
+    with transaction(engine) as session:
+        statuses = Counter(session.scalars(select(SyncRun.status)).all())
+    assert statuses["fenced"] == 0, statuses
+    # the run was not thrown away and repeated: each record was written to sales once
+    assert sales.count("company") == 3
+    assert len([w for w in sales.applied_writes() if w.object_type == "company"]) == 3
+
+
+def test_a_records_ops_beyond_one_claim_are_sent_with_it_as_one_write(ledger_url: str) -> None:
+    from sync_core.persistence import ledger
+    from sync_core.persistence.database import db_now
+
+    engine = ledger_engine(ledger_url)
+    install_policy(engine)
+    marketing, sales = InMemorySystem("marketing"), InMemorySystem("sales")
+    # One record per call and five calls per claim: a claim holds the first five ops.
+    connectors = {"marketing": InMemoryConnector(marketing), "sales": InMemoryConnector(sales, max_batch_size=1)}
+    worker = Worker(engine, connectors)
+    with transaction(engine) as session:
+        now = db_now(session)
+        rows = [_planned(f"c-{i}", {"name": f"Co {i}", "domain": f"co{i}.example"}, "v1", now) for i in range(6)]
+        rows.append(_planned("c-0", {"city": "Lyon"}, "flow", now))  # a flow's write for the first record, last
+        ledger.add_ops(session, rows)
+        lanes.mark_due(session, "sales", "company", lanes.OUTBOUND, now)
+    drain(worker)
+    first = [w for w in sales.applied_writes() if w.canonical_id == "c-0"]
+    assert len(first) == 1  # both of its ops, in one write
+    assert (first[0].fields["Name"], first[0].fields["BillingCity"]) == ("Co 0", "Lyon")
+    assert sales.count("company") == 6
+
+
+def _planned(canonical_id: str, fields: dict[str, Any], version: str, now: Any) -> dict[str, Any]:
+    from sync_core.persistence import ledger
+
+    return {
+        "idempotency_key": ledger.idempotency_key("sales", "company", "marketing", canonical_id, version, "upsert"),
+        "target_system": "sales", "object_type": "company", "canonical_id": canonical_id, "operation": "upsert",
+        "source_system": "marketing", "source_id": canonical_id, "source_version": version, "payload": fields,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "result": {}, "correlation_id": canonical_id,
+        "created_at": now, "updated_at": now,
+    }

@@ -10,6 +10,7 @@ from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.mapping import (
     FieldMap,
     ObjectMapping,
+    as_written,
     identity_mapping,
     times_to_canonical,
     to_canonical,
@@ -94,3 +95,31 @@ def test_identity_mapping() -> None:
     mapping = identity_mapping("erp", "company", ["name", "city"])
     assert mapping == ObjectMapping("erp", "company", (FieldMap("name", "name"), FieldMap("city", "city")))
     assert to_vendor(mapping, {"name": "Acme", "x": 1}) == {"name": "Acme"}
+
+
+ACCOUNT = ObjectMapping(
+    system="salesforce",
+    object_type="company",
+    fields=(FieldMap("annual_revenue", "AnnualRevenue"), FieldMap("phone", "Phone"), FieldMap("name", "Name")),
+)
+
+
+@pytest.mark.parametrize(
+    ("read", "written", "expected"),
+    [
+        # the system spells the number Revline wrote its own way: what it holds is what Revline wrote
+        ({"annual_revenue": "1500000.0"}, {"annual_revenue": "1500000"}, {"annual_revenue": "1500000"}),
+        ({"annual_revenue": "1.5"}, {"annual_revenue": "1.50"}, {"annual_revenue": "1.50"}),
+        # another number is a change
+        ({"annual_revenue": "1500001.0"}, {"annual_revenue": "1500000"}, {"annual_revenue": "1500001.0"}),
+        # text is compared as text: a phone losing its leading zero is a change, not a spelling
+        ({"phone": "123"}, {"phone": "0123"}, {"phone": "123"}),
+        ({"name": "Acme"}, {"name": "acme"}, {"name": "Acme"}),
+        # blank against a number is a change too
+        ({"annual_revenue": None}, {"annual_revenue": "0"}, {"annual_revenue": None}),
+    ],
+)
+def test_as_written_keeps_revlines_spelling_of_numbers_it_wrote(
+    read: dict[str, object], written: dict[str, object], expected: dict[str, object]
+) -> None:
+    assert as_written(ACCOUNT, read, written) == expected

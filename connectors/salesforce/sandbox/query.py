@@ -236,6 +236,7 @@ class Evaluator:
         self.store = store
         self._steps: dict[Path, Step] = {}
         self._patterns: dict[str, re.Pattern[str]] = {}
+        self._members: dict[int, tuple[Membership, frozenset[Any]]] = {}
 
     def step(self, path: Path) -> Step:
         if path not in self._steps:
@@ -256,8 +257,7 @@ class Evaluator:
         if isinstance(expr, Membership):
             if value is None:
                 return expr.negated
-            wanted = {_literal_value(step.field, lit) for lit in expr.literals}
-            return (_comparable(step.field, value) in wanted) != expr.negated
+            return (_comparable(step.field, value) in self.members(expr)) != expr.negated
         literal = expr.literal
         if literal.kind == "null":
             return (value is None) == (expr.op == "=")
@@ -267,6 +267,15 @@ class Evaluator:
             start, end = _literal_value(step.field, literal)
             return _in_range(expr.op, value, start, end)
         return _OPS[expr.op](_comparable(step.field, value), _literal_value(step.field, literal))
+
+    def members(self, expr: Membership) -> frozenset[Any]:
+        """The comparable values of an IN list, built once per query rather than once per record."""
+        cached = self._members.get(id(expr))
+        if cached is None or cached[0] is not expr:
+            step = self.step(expr.path)
+            cached = (expr, frozenset(_literal_value(step.field, lit) for lit in expr.literals))
+            self._members[id(expr)] = cached
+        return cached[1]
 
     def sort(self, records: list[Record]) -> list[Record]:
         """ORDER BY as stable sorts from the last key to the first (nulls placed per NULLS FIRST/LAST)."""
