@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -32,10 +32,12 @@ from sync_core.domain import orders
 from sync_core.domain.ownership import SystemState, plan
 from sync_core.domain.records import WON
 from sync_core.persistence import lanes, ledger
-from sync_core.persistence.tables import OutboundOp, RepairAction, op_status_is
+from sync_core.persistence.database import db_now, transaction
+from sync_core.persistence.tables import AuditLog, FlowSetting, OutboundOp, RepairAction, op_status_is
 from sync_core.services import trace
 from sync_core.services.policy import ObjectPolicy, load
 
+NAME = "closed_won"
 PLACE = "place"
 CUSTOMER = "customer"
 _SETTLED = ("pending", "in_flight", "done", "rejected")  # being placed, placed, or refused by a person
@@ -55,6 +57,29 @@ def roles(policy: ObjectPolicy) -> Roles | None:
     if not sales or not erp or erp not in policy.mappings:
         return None
     return Roles(sales, erp)
+
+
+def rules_in(session: Session) -> orders.OrderRules:
+    """The checks in force: the price tolerance an admin saved (2% until then)."""
+    row = session.get(FlowSetting, NAME)
+    tolerance = (row.settings or {}).get("price_tolerance") if row is not None else None
+    return orders.OrderRules(Decimal(str(tolerance))) if tolerance is not None else orders.OrderRules()
+
+
+def save_price_tolerance(engine: Engine, tolerance: Decimal, actor: str) -> None:
+    """Set how far a line's price may be from the ERP's list price before the order waits for approval
+    (relative: 0.02 is 2% either way); audited, used from the next decision on."""
+    if not Decimal(0) <= tolerance < Decimal(1):
+        raise ValueError(f"a price tolerance is a share between 0 and 1, not {tolerance}")
+    with transaction(engine) as session:
+        now = db_now(session)
+        row = session.get(FlowSetting, NAME)
+        settings = {**(row.settings if row is not None else {}), "price_tolerance": str(tolerance)}
+        if row is None:
+            session.add(FlowSetting(name=NAME, settings=settings, state={}, updated_at=now, updated_by=actor))
+        else:
+            row.settings, row.updated_at, row.updated_by = settings, now, actor
+        session.add(AuditLog(at=now, actor=actor, action="closed_won.saved", subject=NAME, details=settings))
 
 
 def place_key(erp: str, sales: str, deal_external_id: str) -> str:
@@ -82,7 +107,7 @@ def after_ingest(session: Session, system: str, policy: ObjectPolicy, canonical_
         op = _order_op(session, found, cid)
         if op is not None and op.status in _SETTLED:
             continue
-        decided += _decide(session, policy, found, cid, op, now, rules or orders.OrderRules())
+        decided += _decide(session, policy, found, cid, op, now, rules or rules_in(session))
     return decided
 
 
@@ -104,7 +129,7 @@ def after_catalog(session: Session, system: str, canonical_ids: Collection[str],
     for op in held:
         missing = {str(c).upper() for c in (op.result or {}).get("held", {}).get("missing_products", [])}
         if missing & codes:
-            decided += _decide(session, policy, found, op.canonical_id, op, now, orders.OrderRules())
+            decided += _decide(session, policy, found, op.canonical_id, op, now, rules_in(session))
     return decided
 
 
@@ -114,7 +139,7 @@ def reconsider(session: Session, op: OutboundOp, now: datetime, rules: orders.Or
     found = roles(policy)
     if found is None:
         raise ValueError("the deal policy names no ERP: there is no order to place")
-    _decide(session, policy, found, op.canonical_id, op, now, rules or orders.OrderRules())
+    _decide(session, policy, found, op.canonical_id, op, now, rules or rules_in(session))
 
 
 def is_order(op: OutboundOp) -> bool:

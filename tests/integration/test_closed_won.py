@@ -18,7 +18,16 @@ from sync_core.domain.ownership import FieldRule, Rule
 from sync_core.persistence import lanes
 from sync_core.persistence.database import snapshot, transaction
 from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction
-from sync_core.services import dead_letters, held_orders, lead_to_cash, ledger_engine, overview, policy, trace
+from sync_core.services import (
+    closed_won,
+    dead_letters,
+    held_orders,
+    lead_to_cash,
+    ledger_engine,
+    overview,
+    policy,
+    trace,
+)
 from sync_core.testing import InMemoryConnector, InMemorySystem
 from sync_core.worker import Worker, drain
 
@@ -262,3 +271,16 @@ def test_an_approval_covers_only_the_prices_it_saw(ledger_url: str) -> None:
     assert flow.order_op(deal).status == "done"
     (order,) = flow.orders().values()
     assert order["lines"][0]["unit_price"] == "140"
+
+
+def test_the_price_tolerance_is_the_admins_to_set(ledger_url: str) -> None:
+    flow = Flow(ledger_url)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        closed_won.save_price_tolerance(flow.engine, Decimal("1.5"), "admin@example.com")
+    closed_won.save_price_tolerance(flow.engine, Decimal("0.35"), "admin@example.com")
+    deal = flow.deal(flow.customer(), "closed_won", [_line("WIDGET", 2, 130.0)])  # 30% above list: allowed now
+    flow.sync()
+    assert flow.order_op(deal).status == "done"
+    with snapshot(flow.engine) as session:
+        saved = session.execute(select(AuditLog.action, AuditLog.actor).where(AuditLog.subject == "closed_won")).all()
+    assert [tuple(row) for row in saved] == [("closed_won.saved", "admin@example.com")]
