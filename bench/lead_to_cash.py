@@ -78,7 +78,10 @@ def sandboxes(folder: Path) -> Iterator[dict[str, str]]:
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(10)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:  # keep-alive connections hold uvicorn's graceful shutdown
+                process.kill()
 
 
 def _calls(urls: dict[str, str]) -> dict[str, int]:

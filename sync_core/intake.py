@@ -200,14 +200,19 @@ def _jsonable(value: Any) -> Any:
 
 
 def _mapped_only(
-    writes: dict[str, dict[str, Any]], policy: ObjectPolicy, states: Mapping[str, SystemState | None]
+    writes: dict[str, dict[str, Any]], policy: ObjectPolicy, states: Mapping[str, SystemState | None], source: str
 ) -> dict[str, dict[str, Any]]:
     """Drop fields a target does not map (they have nowhere to go there), and the creation of
-    records in systems where the loop does not create them (a flow does)."""
+    records in systems where the loop does not create them (a flow does) or by a source that
+    cannot give what a new record needs (the ERP's order state alone makes no deal: the deal's own
+    system creates it, name and all; a source that maps the name but left it blank still tries, so
+    the target's refusal shows)."""
+    required = records.required_fields(policy.object_type)
+    can_create = required <= policy.fields_of(source)
     kept = {
         t: {f: v for f, v in fields.items() if f in policy.fields_of(t)}
         for t, fields in writes.items()
-        if states.get(t) is not None or policy.creates_in(t)
+        if states.get(t) is not None or (policy.creates_in(t) and can_create)
     }
     return {t: fields for t, fields in kept.items() if fields}
 
@@ -309,7 +314,7 @@ def ingest(
             s: observed if s == system else ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
         }
         written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
-        writes = _mapped_only(plan(policy.rules, states, written), policy, states)
+        writes = _mapped_only(plan(policy.rules, states, written), policy, states, system)
         if observed == previous and not writes:
             continue  # an echo of Revline's own write, or a record read again: nothing to record
         replanned.append(canonical_id)

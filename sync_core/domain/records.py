@@ -247,6 +247,12 @@ Each system holds its own id there; the engine translates through the links both
 
 
 @cache
+def required_fields(object_type: str) -> frozenset[str]:
+    """The fields a record of `object_type` cannot be created without (a deal's name, a contact's email)."""
+    return frozenset(name for name, info in RECORD_TYPES[object_type].model_fields.items() if info.is_required())
+
+
+@cache
 def _adapters(object_type: str) -> dict[str, TypeAdapter[Any]]:
     """One validator per field, so a partial update is checked without the absent fields."""
     model = RECORD_TYPES[object_type]

@@ -284,3 +284,13 @@ def test_the_price_tolerance_is_the_admins_to_set(ledger_url: str) -> None:
     with snapshot(flow.engine) as session:
         saved = session.execute(select(AuditLog.action, AuditLog.actor).where(AuditLog.subject == "closed_won")).all()
     assert [tuple(row) for row in saved] == [("closed_won.saved", "admin@example.com")]
+
+
+def test_an_erp_order_alone_creates_no_deal_elsewhere(ledger_url: str) -> None:
+    flow = Flow(ledger_url)
+    flow.erp.put("deal", {"order_number": "S00099", "order_status": "confirmed"})  # an order nobody won in sales
+    flow.sync()
+    assert flow.sales.all("deal") == {}  # the ERP maps no deal name: it cannot make a deal
+    with snapshot(flow.engine) as session:
+        dead = session.execute(select(OutboundOp).where(OutboundOp.status == "dead")).scalars().all()
+    assert dead == []
