@@ -34,13 +34,18 @@ def normalise_domain(value: str) -> str | None:
 
 
 def match_key(object_type: str, values: Mapping[str, Any]) -> str | None:
-    """The key two systems' copies of one record share: a contact's email, a company's domain, a product's code."""
+    """The key two systems' copies of one record share: a contact's email, a company's domain, a deal's
+    opportunity id, a product's code."""
     if object_type == "contact":
         email = values.get("email")
         return email.strip().lower() if isinstance(email, str) and "@" in email else None
     if object_type == "company":
         domain = values.get("domain")
         return normalise_domain(domain) if isinstance(domain, str) else None
+    if object_type == "deal":
+        # An opportunity's id travels with its deal: HubSpot's copy and the ERP's order carry it.
+        opportunity = values.get("salesforce_id")
+        return f"opportunity:{opportunity.strip()}" if isinstance(opportunity, str) and opportunity.strip() else None
     if object_type == "product":
         code = values.get("code")
         return code.strip().upper() if isinstance(code, str) and code.strip() else None

@@ -29,6 +29,10 @@ def test_domains_are_normalised(raw: str, expected: str | None) -> None:
 def test_contacts_match_on_email_and_companies_on_domain() -> None:
     assert match_key("contact", {"email": " Ada@Example.COM "}) == "ada@example.com"
     assert match_key("contact", {"email": None}) is None
+    # a deal is recognised by its opportunity's id, which HubSpot's copy and the ERP's order carry
+    won = {"name": "Rollout", "salesforce_id": "0068d000000001nAAA"}
+    assert match_key("deal", won) == "opportunity:0068d000000001nAAA"
+    assert match_key("deal", {"name": "Rollout"}) is None
     assert match_key("contact", {"email": "no-at-sign"}) is None
     assert match_key("company", {"domain": "https://acme.example/"}) == "acme.example"
     assert match_key("company", {"name": "Acme"}) is None
