@@ -383,9 +383,10 @@ def _record(
     if links:
         _wake_waiting(session, target, object_type, now)
         intake.wake_referrers(session, target, object_type, [external for _, external in links], now)
-        flows.after_write(session, target, policy, [cid for cid, _ in links], now)
     ledger.save_shadows(session, shadows)
     ledger.add_spans(session, spans)
+    if links:  # after the shadows: the flows read what the target filled in
+        flows.after_write(session, target, policy, [cid for cid, _ in links], now)
 
 
 _SET = (

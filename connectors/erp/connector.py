@@ -268,10 +268,14 @@ class OdooConnector:
                 placement = self._orders.ensure(linked)
             else:
                 placement = self.place_order(origin, write.fields, lines)
-            version = self._versions(object_type, [placement.order_id]).get(placement.order_id)
+            # Read once as placed: its number and state go on to the CRMs from this answer, not a later poll.
+            (placed,) = self.read(object_type, [str(placement.order_id)]) or (None,)
         except SyncError as error:
             return WriteResult(write.canonical_id, write.external_id, error=error)
-        return WriteResult(write.canonical_id, str(placement.order_id), version, created=placement.created)
+        if placed is None:
+            return WriteResult(write.canonical_id, str(placement.order_id), created=placement.created)
+        return WriteResult(write.canonical_id, str(placement.order_id), placed.version, created=placement.created,
+                           filled=dict(placed.fields))
 
     def place_order(
         self, origin: str, header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]

@@ -39,3 +39,4 @@ def after_write(session: Session, target: str, policy: ObjectPolicy, created: Se
             stories = trace.correlations(session, created)
             for cid in created:
                 trace.milestone(session, stories.get(cid, cid), "order.placed", target, now, {"record": cid})
+            fulfilment.after_ingest(session, target, policy, created, now)  # confirmed as placed, most likely
