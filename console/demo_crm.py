@@ -213,13 +213,8 @@ class CrmTraffic:
         lead = self.random.choice(worked)
         name = f"{lead.get('Company') or lead.get('LastName')} - {self.random.choice(_DEALS)}"
         done = self.salesforce.post(f"/leads/{lead['Id']}/convert", json={"opportunity": {"Name": name}}).json()
-        country, vat = self.random.choice(_COUNTRIES)
-        billing = {"BillingStreet": f"{self.random.randint(1, 99)} Market Street", "BillingCity": "Hamburg",
-                   "BillingPostalCode": f"{self.random.randint(10000, 99999)}", "BillingCountry": country}  # fmt: skip
-        if vat and not without_vat:
-            billing["VAT_Number__c"] = f"{vat}{self.random.randint(100000000, 999999999)}"
         if isinstance(done, dict) and done.get("account"):
-            self._salesforce_change("Account", billing, str(done["account"]))
+            self._complete_billing(str(done["account"]), without_vat)
 
     def _entries(self) -> list[dict[str, Any]]:
         """Standard price book entries of the products the ERP publishes (their codes start SKU-)."""
@@ -250,11 +245,25 @@ class CrmTraffic:
             "UnitPrice": round(float(entry["UnitPrice"]) * price_factor, 2),
         })  # fmt: skip
 
+    def _complete_billing(self, account: str, without_vat: bool = False) -> None:
+        country, vat = self.random.choice(_COUNTRIES)
+        billing = {"BillingStreet": f"{self.random.randint(1, 99)} Market Street", "BillingCity": "Hamburg",
+                   "BillingPostalCode": f"{self.random.randint(10000, 99999)}", "BillingCountry": country}  # fmt: skip
+        if vat and not without_vat:
+            billing["VAT_Number__c"] = f"{vat}{self.random.randint(100000000, 999999999)}"
+        self._salesforce_change("Account", billing, account)
+
     def rep_closes_a_deal(self) -> None:
+        """Win (three times in four) or lose an opportunity with products; a won one's account gets its
+        billing data first, as the order desk asks."""
         ready = self._open_opportunities(with_lines=True)
         if ready:
-            stage = "Closed Won" if self.random.random() < 0.75 else "Closed Lost"
-            self._salesforce_change("Opportunity", {"StageName": stage}, self.random.choice(ready)["Id"])
+            opportunity = self.random.choice(ready)
+            won = self.random.random() < 0.75
+            if won and opportunity.get("AccountId"):
+                self._complete_billing(str(opportunity["AccountId"]))
+            self._salesforce_change("Opportunity", {"StageName": "Closed Won" if won else "Closed Lost"},
+                                    opportunity["Id"])  # fmt: skip
 
     def systems_misbehave(self) -> None:
         """In turn: a locked row in Salesforce, a 503 from HubSpot, a title Salesforce cannot hold, a product the
@@ -274,8 +283,11 @@ class CrmTraffic:
             self.rep_adds_products(unknown_product=True)
         elif kind == 4:
             self.rep_adds_products(price_factor=1.3)
-        elif kind == 5:
-            self.rep_converts_a_lead(without_vat=True)
+        elif kind == 5:  # an account without its VAT number, won at once: the order waits for it
+            ready = self._open_opportunities(with_lines=True)
+            if ready and ready[0].get("AccountId"):
+                self._complete_billing(str(ready[0]["AccountId"]), without_vat=True)
+                self._salesforce_change("Opportunity", {"StageName": "Closed Won"}, ready[0]["Id"])
         else:
             self.erp.post("/faults", json={"server_errors": {"sequence": [503] * 6}})
 

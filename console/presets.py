@@ -84,7 +84,7 @@ def lead_to_cash_rules(
     unpaid invoices, and each won deal's order, delivery, invoice and payment."""
     rules = hubspot_salesforce_rules(hubspot, salesforce)
     rules["contact"] += [
-        FieldRule("company_name", Rule.TWO_WAY),
+        FieldRule("company_name", Rule.OWNER_UNLESS_BLANK, salesforce),  # a lead needs one: never blanked
         FieldRule("owner", Rule.OWNER_UNLESS_BLANK, salesforce),
         *[FieldRule(name, Rule.ALWAYS_OWNER, salesforce)
           for name in ("lead_status", "converted_company_id", "converted_deal_id")],

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     PlainSerializer,
     StringConstraints,
@@ -47,6 +48,19 @@ def _plain(value: Decimal) -> str:
 
 
 Number = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
+
+
+def _day(value: Any) -> Any:
+    # A system may keep a date as a datetime (HubSpot's deal close date: midnight, or any time of day
+    # set through its API): the day is what it means.
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str) and len(value) > 10 and value[4] == "-" and value[10] in "T ":
+        return value[:10]
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_day)]
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_check_email)]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_currency)]
@@ -125,7 +139,7 @@ class Deal(_Record):
     amount: Number | None = None
     currency: Currency | None = None
     stage: str | None = None  # one of DEAL_STAGES
-    close_date: dt.date | None = None
+    close_date: Day | None = None
     company_id: str | None = None
     owner: str | None = None
     hubspot_id: str | None = None
@@ -135,10 +149,10 @@ class Deal(_Record):
     order_status: str | None = None  # one of ORDER_STATUSES
     delivery_status: str | None = None  # one of DELIVERY_STATUSES
     tracking_ref: str | None = None
-    shipped_date: dt.date | None = None
+    shipped_date: Day | None = None
     invoice_number: str | None = None
     invoice_status: str | None = None  # one of INVOICE_STATUSES
-    invoice_due_date: dt.date | None = None
+    invoice_due_date: Day | None = None
     amount_invoiced: Number | None = None
     amount_paid: Number | None = None
     amount_overdue: Number | None = None
@@ -181,8 +195,8 @@ class Shipment(_Record):
 
     order_id: Required
     state: str | None = None
-    scheduled_date: dt.date | None = None
-    done_date: dt.date | None = None
+    scheduled_date: Day | None = None
+    done_date: Day | None = None
     tracking_ref: str | None = None
 
 
@@ -195,7 +209,7 @@ class Invoice(_Record):
     payment_state: str | None = None
     amount_total: Number | None = None
     amount_residual: Number | None = None
-    due_date: dt.date | None = None
+    due_date: Day | None = None
 
 
 class Payment(_Record):
@@ -203,7 +217,7 @@ class Payment(_Record):
 
     invoice_id: Required
     amount: Number | None = None
-    date: dt.date | None = None
+    date: Day | None = None
     state: str | None = None
 
 
