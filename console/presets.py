@@ -69,7 +69,8 @@ def hubspot_salesforce_rules(hubspot: str = HUBSPOT, salesforce: str = SALESFORC
             FieldRule("name", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("amount", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("currency", Rule.TWO_WAY),
-            FieldRule("stage", Rule.ALWAYS_OWNER, salesforce),
+            # Sales owns the stage; a deal HubSpot creates brings its own until Salesforce has one.
+            FieldRule("stage", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("close_date", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("company_id", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("lines", Rule.DONT_SYNC),  # the closed-won flow carries them to the ERP order
