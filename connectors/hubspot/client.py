@@ -22,7 +22,9 @@ from hubspot.crm.associations.v4 import (
 )
 from hubspot.crm.associations.v4 import (
     BatchInputPublicDefaultAssociationMultiPost,
+    BatchInputPublicFetchAssociationsBatchRequest,
     PublicDefaultAssociationMultiPost,
+    PublicFetchAssociationsBatchRequest,
 )
 from hubspot.crm.objects import (
     ApiException as ObjectsApiException,
@@ -227,6 +229,13 @@ class HubSpotClient:
             PublicDefaultAssociationMultiPost(_from={"id": a}, to={"id": b}) for a, b in pairs
         ])
         return self._call(self._associations.create_default, from_type, to_type, body)
+
+    def associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, Any]:
+        """The records of `to_type` each of `ids` is associated with (v4 batch read), at most 1,000 ids."""
+        body = BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in ids]
+        )
+        return self._call(self._associations.get_page, from_type, to_type, body)
 
     def list_page(self, object_type: str, limit: int = 1) -> dict[str, Any]:
         return self._call(self._basic.get_page, object_type, limit=limit)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.hubspot.client import FilterSpec, HubSpotClient
 from connectors.hubspot.errors import entry_keys, from_batch_error
 from connectors.hubspot.mapping import (
+    COMPANY_ASSOCIATION,
     ID_PROPERTY,
     MODIFIED_PROPERTY,
     SERVER_PROPERTIES,
@@ -144,7 +145,7 @@ class HubSpotConnector:
                 has_more = self._read_tie(name, object_type, stamp, properties, state, room, records)
             if not has_more:
                 break
-        return ChangePage(tuple(records), state.dump(), has_more)
+        return ChangePage(tuple(self._with_companies(object_type, records)), state.dump(), has_more)
 
     def _read_window(
         self, name: str, object_type: str, stamp: str, properties: list[str], state: ChangeCursor, until: int,
@@ -214,7 +215,19 @@ class HubSpotConnector:
                 if entry.get("category") != "OBJECT_NOT_FOUND":
                     raise from_batch_error(entry)
             found.extend(source_record(object_type, r) for r in answer.get("results") or [])
-        return found
+        return self._with_companies(object_type, found)
+
+    def _with_companies(self, object_type: str, records: list[SourceRecord]) -> list[SourceRecord]:
+        """Deals with the company they are associated with (one call per 1,000 deals), as `associatedcompanyid`."""
+        if object_type != "deal" or not records:
+            return records
+        companies: dict[str, str | None] = {r.external_id: None for r in records}
+        for chunk in _chunks(list(companies), 1000):
+            answer = self._client.associations("deals", "companies", chunk)["body"]
+            for result in answer.get("results") or []:
+                linked = sorted(int(to["toObjectId"]) for to in result.get("to") or [])
+                companies[str(result["from"]["id"])] = str(linked[0]) if linked else None
+        return [replace(r, fields={**r.fields, COMPANY_ASSOCIATION: companies[r.external_id]}) for r in records]
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -226,14 +239,35 @@ class HubSpotConnector:
         """
         name = hubspot_object(object_type)
         merged = _merge(writes)
+        sending = merged
+        if object_type == "deal":  # a deal's company is an association, written after the deal
+            sending = [replace(w, fields={k: v for k, v in w.fields.items() if k != COMPANY_ASSOCIATION})
+                       for w in merged]  # fmt: skip
         outcomes: dict[str, WriteResult] = {}
-        updates = [w for w in merged if w.external_id]
-        upserts = [w for w in merged if not w.external_id]
+        updates = [w for w in sending if w.external_id]
+        upserts = [w for w in sending if not w.external_id]
         for chunk in _chunks(updates, MAX_BATCH):
             self._send(name, "update", chunk, outcomes)
         for chunk in _chunks(upserts, MAX_BATCH):
             self._send(name, "upsert", chunk, outcomes)
+        if object_type == "deal":
+            self._associate_companies(merged, outcomes)
         return [outcomes[w.canonical_id] for w in writes]
+
+    def _associate_companies(self, writes: Sequence[WriteRequest], outcomes: dict[str, WriteResult]) -> None:
+        """Deals written with a company get that association (a deal keeps its earlier ones, as in HubSpot)."""
+        pairs = [
+            (str(outcomes[w.canonical_id].external_id), str(w.fields[COMPANY_ASSOCIATION]))
+            for w in writes
+            if w.fields.get(COMPANY_ASSOCIATION) and outcomes[w.canonical_id].ok
+        ]
+        try:
+            self.associate("deal", "company", pairs)
+        except SyncError as error:
+            for w in writes:
+                if w.fields.get(COMPANY_ASSOCIATION) and outcomes[w.canonical_id].ok:
+                    outcomes[w.canonical_id] = WriteResult(w.canonical_id, outcomes[w.canonical_id].external_id,
+                                                           error=error)  # fmt: skip
 
     def associate(self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str]]) -> None:
         """Default associations between HubSpot ids (e.g. contact -> company), 100 pairs per call."""

@@ -12,6 +12,7 @@ from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.mapping import FieldMap, ObjectMapping
 
 SYSTEM = "hubspot"
+COMPANY_ASSOCIATION = "associatedcompanyid"  # contacts have it as a property; for deals the connector keeps it
 ID_PROPERTY = "revline_id"  # the unique custom property Revline upserts by (the canonical id)
 
 OBJECT_NAMES = {
@@ -194,6 +195,8 @@ def default_mappings() -> list[ObjectMapping]:
             FieldMap("currency", "deal_currency_code"),
             FieldMap("stage", "dealstage", DEAL_STAGES),
             FieldMap("close_date", "closedate"),
+            # The deal's company is an association, not a property: the connector reads and writes it.
+            FieldMap("company_id", COMPANY_ASSOCIATION),
             FieldMap("order_number", "revline_order_number"),
             FieldMap("order_status", "revline_order_status", ORDER_STATUSES),
             FieldMap("delivery_status", "revline_delivery_status", DELIVERY_STATUSES),

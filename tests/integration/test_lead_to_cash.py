@@ -189,6 +189,8 @@ def test_one_deal_from_a_hubspot_contact_to_cash(chain: Chain) -> None:
     assert chain.twin("hubspot", "contact", "salesforce", contact) == done["contact"]
     deal_hs = chain.twin("salesforce", "deal", "hubspot", done["opportunity"])
     assert chain.hs("deals", deal_hs)["dealname"] == "Northwind rollout"
+    company_hs = chain.twin("salesforce", "company", "hubspot", done["account"])
+    assert set(chain.hubspot.store.associations("deals", deal_hs, "companies")) == {company_hs}  # its account
 
     # the account gets its billing data, the opportunity a product the ERP sells, and is won
     code, price = _erp_product(chain)
