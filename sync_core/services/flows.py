@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from sync_core.services import closed_won, fulfilment, lead_handoff, trace
+from sync_core.services import closed_won, fulfilment, lead_handoff
 from sync_core.services.policy import ObjectPolicy
 
 
@@ -34,9 +34,4 @@ def after_write(session: Session, target: str, policy: ObjectPolicy, created: Se
     if policy.object_type == "contact":
         lead_handoff.after_write(session, target, policy, created, now)
     elif policy.object_type == "deal":
-        found = closed_won.roles(policy)
-        if found is not None and target == found.erp:
-            stories = trace.correlations(session, created)
-            for cid in created:
-                trace.milestone(session, stories.get(cid, cid), "order.placed", target, now, {"record": cid})
-            fulfilment.after_ingest(session, target, policy, created, now)  # confirmed as placed, most likely
+        fulfilment.after_write(session, target, policy, created, now)

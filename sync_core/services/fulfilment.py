@@ -1,6 +1,7 @@
 """What the ERP did with a won deal's order, as milestones of the deal's story.
 
-Runs on the ERP's deals as the sync loop reads them (flows.after_ingest): the order confirmed,
+Runs on the ERP's deals as the sync loop reads them (flows.after_ingest) and as Revline places them
+(flows.after_write): the order placed, confirmed,
 delivered, invoiced and paid each become a milestone once, at the time Revline saw it (the
 ERP's write_date has whole seconds and its derived facts no times of their own, so its clock
 cannot order them against the CRMs' steps), and the order and invoice numbers become search
@@ -47,6 +48,20 @@ def after_ingest(
                                         "invoice": state.values.get("invoice_number")})  # fmt: skip
         recorded += _milestones(session, story, cid, system, state.values, now)
     return recorded
+
+
+def after_write(
+    session: Session, target: str, policy: ObjectPolicy, created: Collection[str], now: datetime
+) -> None:
+    """Orders Revline just placed in the ERP: `order.placed`, and what the placement's answer already tells
+    (confirmed, most likely)."""
+    found = closed_won.roles(policy)
+    if found is None or target != found.erp or not created:
+        return
+    stories = trace.correlations(session, created)
+    for cid in created:
+        trace.milestone(session, stories.get(cid, cid), "order.placed", target, now, {"record": cid})
+    after_ingest(session, target, policy, created, now)
 
 
 def _milestones(session: Session, story: str, cid: str, system: str, values: Mapping[str, Any], now: datetime) -> int:

@@ -7,7 +7,7 @@ deal and hop, so a period's figures read only that period's rows (index on hop, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -198,11 +198,3 @@ class LeadToCashCollector(Collector):
             money.add_metric([category], float(amount))
         yield money
 
-
-def figures(engine: Engine, since: datetime, until: datetime) -> Mapping[str, Any]:
-    """Everything above for one period, for a console page."""
-    return {
-        "hops": hop_stats(engine, since, until),
-        "invoice_accuracy": invoice_sync_accuracy(engine),
-        "money_held": money_held(engine),
-    }

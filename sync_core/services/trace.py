@@ -9,12 +9,12 @@ the hop's duration, so the lead-to-cash metrics are sums over small rows, not sc
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -216,13 +216,3 @@ def _step(span: TraceSpan, correlation_id: str, dead: Mapping[str, int]) -> Step
         dead_letter=dead.get(str(record)) if failed and record else None,
     )
 
-
-def stories_count(engine: Engine) -> int:
-    with snapshot(engine) as session:
-        return int(session.scalar(select(func.count(func.distinct(col(Correlation.correlation_id))))) or 0)
-
-
-def members(session: Session, correlation_id: str) -> Sequence[str]:
-    return [str(c) for c in session.scalars(
-        select(col(Correlation.canonical_id)).where(col(Correlation.correlation_id) == correlation_id)
-    )]  # fmt: skip

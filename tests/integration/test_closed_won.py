@@ -153,6 +153,9 @@ def test_a_won_deal_becomes_one_order_and_its_number_comes_back(ledger_url: str)
     day = timedelta(days=1)
     stats = lead_to_cash.hop_stats(flow.engine, datetime.now(UTC) - day, datetime.now(UTC) + day)
     assert (stats["order_creation"].count, stats["time_to_cash"].count, stats["lead_handoff"].count) == (1, 1, 0)
+    (hour,) = lead_to_cash.hourly(flow.engine, "order_creation", datetime.now(UTC) - day, datetime.now(UTC) + day)
+    assert hour.count == 1
+    assert hour.hour.minute == hour.hour.second == 0
     assert lead_to_cash.invoice_sync_accuracy(flow.engine) == lead_to_cash.InvoiceAccuracy(invoiced=1, matching=1)
     exported = overview.metrics_text(flow.engine)
     assert 'revline_hops{hop="order_creation"} 1.0' in exported
