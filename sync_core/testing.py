@@ -21,7 +21,7 @@ from multiprocessing import connection, managers
 from multiprocessing.managers import BaseManager
 from typing import Any
 
-from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import SyncError
 from sync_core.domain.quota import ApiUsage
 
@@ -179,6 +179,24 @@ class InMemorySystem:
             cursor = page[-1].seq if page else after
             return [self._source(s) for s in page], cursor, has_more
 
+    def scan(self, object_type: str, after: str | None, limit: int) -> tuple[list[SourceRecord], str | None]:
+        """Live records in id order (ids compare by their number), `limit` after the id `after`."""
+        with self._lock:
+            self._call("scan")
+            table = self._records.get(object_type, {})
+            order = sorted(table, key=_id_order)
+            start = 0 if after is None else bisect.bisect_right(order, _id_order(after), key=_id_order)
+            page = order[start:start + limit]
+            more = start + limit < len(order)
+            return [self._source(table[i]) for i in page], (page[-1] if page and more else None)
+
+    def delete(self, object_type: str, external_id: str) -> None:
+        """Remove a record, as a person deleting it in the system would."""
+        with self._lock:
+            stored = self._records.get(object_type, {}).pop(external_id)
+            if stored.canonical_id is not None:
+                self._by_canonical.get(object_type, {}).pop(stored.canonical_id, None)
+
     def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
         with self._lock:
             self._call("read")
@@ -275,6 +293,11 @@ class InMemorySystem:
 _MISSING = object()
 
 
+def _id_order(external_id: str) -> tuple[str, int]:
+    prefix, _, number = external_id.rpartition("-")
+    return (prefix, int(number)) if number.isdigit() else (external_id, -1)
+
+
 class InMemoryConnector:
     """The Connector port over an InMemorySystem (or a proxy to one in another process)."""
 
@@ -298,6 +321,11 @@ class InMemoryConnector:
         self._calls += 1
         records, last, has_more = self._system.changes(object_type, int(cursor or 0), limit)
         return ChangePage(tuple(records), str(last), has_more)
+
+    def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
+        self._calls += 1
+        records, last = self._system.scan(object_type, after, limit)
+        return ScanPage(tuple(records), last)
 
     def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
         self._calls += 1

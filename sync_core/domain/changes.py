@@ -44,6 +44,14 @@ class ChangePage:
 
 
 @dataclass(frozen=True)
+class ScanPage:
+    """A page of a whole-table scan in the system's id order; `after` resumes it (None: the end)."""
+
+    records: tuple[SourceRecord, ...]
+    after: str | None
+
+
+@dataclass(frozen=True)
 class WriteRequest:
     """An upsert of `fields` (vendor names) keyed on the canonical id Revline gave the record."""
 
