@@ -14,9 +14,12 @@ import httpx
 import hubspot
 import pytest
 import urllib3
+from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
 from hubspot.crm.associations.v4 import (
     BatchInputPublicDefaultAssociationMultiPost,
+    BatchInputPublicFetchAssociationsBatchRequest,
     PublicDefaultAssociationMultiPost,
+    PublicFetchAssociationsBatchRequest,
 )
 from hubspot.crm.associations.v4.exceptions import NotFoundException as AssociationNotFound
 from hubspot.crm.objects import (
@@ -936,3 +939,32 @@ def test_create_app_seeds_and_serves() -> None:
         assert overview["tier"] == "starter"
         page = apis(url).basic.get_page("companies", limit=100)
         assert len(page.results) == 5
+
+
+def test_list_pages_leave_archived_records_out_and_continue_in_id_order(api: Apis, sandbox: Sandbox) -> None:
+    live = [r.id for r in sandbox.store.snapshot("companies")]
+    api.basic.archive("companies", live[3])
+    seen: list[str] = []
+    after = None
+    while True:
+        page = api.basic.get_page("companies", limit=4, after=after, properties=["name"], archived=False)
+        assert all(r.archived is False and "name" in r.properties for r in page.results)
+        seen += [r.id for r in page.results]
+        if page.paging is None:
+            break
+        after = page.paging.next.after
+    assert seen == [i for i in live if i != live[3]]
+    assert seen == sorted(seen, key=int)
+
+
+def test_association_batch_reads_take_up_to_1000_ids(api: Apis, sandbox: Sandbox) -> None:
+    deal = sandbox.store.snapshot("deals")[0].id
+    inputs = [PublicFetchAssociationsBatchRequest(id=deal) for _ in range(1000)]
+    read = api.association_batch.get_page("deals", "companies", BatchInputPublicFetchAssociationsBatchRequest(
+        inputs=inputs))
+    assert len(read.results) == 1000
+    with pytest.raises(AssociationsApiException) as too_many:
+        api.association_batch.get_page("deals", "companies", BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[*inputs, PublicFetchAssociationsBatchRequest(id=deal)]))
+    assert too_many.value.status == 400
+    assert "exceeds the limit of 1000" in json.loads(too_many.value.body)["message"]

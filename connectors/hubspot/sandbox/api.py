@@ -23,7 +23,9 @@ from connectors.hubspot.sandbox.store import StoredObject
 from connectors.hubspot.sandbox.times import iso_ms, now_ms
 from connectors.hubspot.sandbox.validation import normalise
 
-MAX_BATCH = 100  # every v3/v4 batch endpoint takes at most 100 inputs
+MAX_BATCH = 100  # every v3/v4 batch endpoint takes at most 100 inputs, but one:
+# https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api: 1,000 ids
+MAX_ASSOCIATION_READ = 1000
 MAX_LIST_PAGE = 100  # GET /crm/v3/objects/{objectType} pages hold at most 100 records
 
 Reply = tuple[int, Any]  # (HTTP status, JSON body or None for an empty answer)
@@ -95,13 +97,13 @@ def _with_associations(call: Call, record: StoredObject, body: dict[str, Any]) -
     return {**body, "associations": associations}
 
 
-def _inputs(call: Call) -> list[dict[str, Any]]:
+def _inputs(call: Call, limit: int = MAX_BATCH) -> list[dict[str, Any]]:
     body = call.body
     inputs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(inputs, list):
         raise validation("Invalid input JSON: `inputs` is required and must be a list")
-    if len(inputs) > MAX_BATCH:
-        raise validation(f"Batch input size of {len(inputs)} exceeds the limit of {MAX_BATCH}")
+    if len(inputs) > limit:
+        raise validation(f"Batch input size of {len(inputs)} exceeds the limit of {limit}")
     if not all(isinstance(item, dict) for item in inputs):
         raise validation("every input must be an object")
     return inputs
@@ -194,8 +196,9 @@ def list_objects(call: Call) -> Reply:
     except ValueError:
         raise validation("limit and after must be integers") from None
     archived = _flag(call.query, "archived")
-    records = sorted(call.sandbox.store.snapshot(call.object_type, archived), key=lambda r: int(r.id))
-    page = [r for r in records if int(r.id) >= after][: limit + 1]
+    # The paging token is the id of the next record to return (opaque to clients); one record more tells
+    # whether a next page exists.
+    page = call.sandbox.store.page(call.object_type, after, limit + 1, archived)
     body: dict[str, Any] = {
         "results": [_with_associations(call, r, r.to_json(_wanted(call.query))) for r in page[:limit]],
     }
@@ -420,7 +423,7 @@ def batch_associate_default(call: Call) -> Reply:
 def batch_read_associations(call: Call) -> Reply:
     started = now_ms()
     results, missing = [], []
-    for item in _inputs(call):
+    for item in _inputs(call, MAX_ASSOCIATION_READ):
         object_id = str(item.get("id"))
         if call.sandbox.store.get(call.object_type, object_id) is None:
             missing.append(object_id)

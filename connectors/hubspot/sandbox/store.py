@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -123,6 +124,16 @@ class Store:
         with self._lock:
             table = self._archived if archived else self._objects
             return list(table[object_type].values())
+
+    def page(self, object_type: str, first_id: int, limit: int, archived: bool = False) -> list[StoredObject]:
+        """Up to `limit` live (or archived) records of a type with ids from `first_id` on, in id order."""
+        with self._lock:
+            table = self._archived if archived else self._objects
+            ids = list(table[object_type])
+            if archived:  # the recycle bin is in archiving order; live records are in creation (id) order
+                ids.sort(key=int)
+            start = bisect.bisect_left(ids, first_id, key=int)
+            return [table[object_type][i] for i in ids[start:start + limit]]
 
     def count(self, object_type: str) -> int:
         with self._lock:
