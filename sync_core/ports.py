@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.quota import ApiUsage
 
 
@@ -38,6 +38,12 @@ class Connector(Protocol):
 
     def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
         """The current state of the given records; missing ids are left out."""
+        ...
+
+    def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
+        """Every live record of the type in the system's id order, starting after the position `after`
+        (None: from the first); the page's `after` resumes the scan, None when it is done. The connector
+        may return fewer than `limit` (its own page maximum) and pages at its own maximum when `limit` is larger."""
         ...
 
     def write_batch(self, object_type: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:

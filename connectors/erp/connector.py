@@ -37,7 +37,7 @@ from connectors.erp.mapping import (
 from connectors.erp.orders import DuplicateOrders, Orders, Placement
 from sync_core.domain import mapping as field_mapping
 from sync_core.domain import records
-from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import ErrorCategory, PermanentError, SyncError
 from sync_core.domain.mapping import ObjectMapping
 from sync_core.domain.quota import ApiUsage
@@ -46,6 +46,9 @@ from sync_core.ports import Clock
 MAX_BATCH = 100  # one create call per batch of new partners; Odoo has no documented cap, this keeps calls short
 READ_CHUNK = 500  # ids per `id in [...]` read
 SWEEP_PAGE = 500
+# Records per scan call. Odoo's search_read has no page cap; 2,000 rows (and one `in` read per related model
+# for them) keep each answer to a few megabytes.
+SCAN_PAGE = 2000
 
 
 class _UtcClock:
@@ -197,6 +200,29 @@ class OdooConnector:
             result.append(to_source_record(object_type, row, uid, found.fields if found else None,
                                            found.changed if found else None))
         return result
+
+    def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
+        """Live records in id order: search_read on `id > after`, ordered by id, at most 2,000 per call.
+
+        Archived records (active = False) are left out, as Odoo's default search does. Records come as
+        read() gives them, with the fields derived from other models (one call per related model per page),
+        on the ERP's today as the page's own answer dates it; payments matched to no invoice are passed
+        over, as read_changes passes them over.
+        """
+        source = source_for(object_type)
+        last = record_id(after) if after is not None else None
+        if after is not None and last is None:
+            raise PermanentError(f"odoo: not a scan position: {after!r}", ErrorCategory.MAPPING)
+        size = min(max(1, limit), SCAN_PAGE)
+        rows = self.client.call(source.model, "search_read",
+                                domain=source.search_domain(*([["id", ">", last]] if last is not None else [])),
+                                fields=self.fields(object_type), order="id asc", limit=size)
+        today = None
+        if object_type in NEEDS_TODAY:  # the Date header of the answer just read: no probe of its own
+            today = (self.client.server_time or self._clock.now()).date()
+        found = self._records(object_type, rows, today) if rows else []
+        kept = tuple(r for r in found if object_type != "payment" or r.fields.get("invoice_id"))
+        return ScanPage(kept, str(rows[-1]["id"]) if len(rows) == size else None)
 
     # -- the feeds of deals and companies ---------------------------------------------------------------------
 

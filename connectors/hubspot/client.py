@@ -240,6 +240,14 @@ class HubSpotClient:
     def list_page(self, object_type: str, limit: int = 1) -> dict[str, Any]:
         return self._call(self._basic.get_page, object_type, limit=limit)
 
+    def list_objects(
+        self, object_type: str, *, limit: int, after: str | None, properties: Sequence[str]
+    ) -> dict[str, Any]:
+        """GET /crm/v3/objects/{object_type}: live records in id order, `limit` (at most 100) after the
+        paging token `after`; the answer's `paging.next.after` continues, and it has no `paging` at the end."""
+        return self._call(self._basic.get_page, object_type, limit=limit, after=after,
+                          properties=list(properties), archived=False)
+
     def properties(self, object_type: str) -> list[dict[str, Any]]:
         results = self._call(self._properties.get_all, object_type)["body"].get("results") or []
         return [r for r in results if isinstance(r, dict)]

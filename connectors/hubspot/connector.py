@@ -23,7 +23,7 @@ from connectors.hubspot.mapping import (
     to_millis,
     write_properties,
 )
-from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import ErrorCategory, PermanentError, RetryableError, SyncError
 from sync_core.domain.mapping import ObjectMapping
 from sync_core.domain.quota import ApiUsage
@@ -33,6 +33,8 @@ from sync_core.ports import Clock
 MAX_BATCH = 100
 # https://developers.hubspot.com/docs/api/crm/search#limitations: 200 results per search page
 MAX_SEARCH_PAGE = 200
+# https://developers.hubspot.com/docs/api-reference/latest/crm/objects/objects/get-objects: 100 records per list page
+MAX_LIST_PAGE = 100
 
 
 class _WallClock:
@@ -216,6 +218,18 @@ class HubSpotConnector:
                     raise from_batch_error(entry)
             found.extend(source_record(object_type, r) for r in answer.get("results") or [])
         return self._with_companies(object_type, found)
+
+    def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
+        """Live records in id order through the objects list endpoint (not search: no 10,000-result cap and
+        no search rate), at most 100 per call; `after` is HubSpot's own paging token. Deals also cost the
+        association read that gives them their company, as in read_changes."""
+        name = hubspot_object(object_type)
+        properties = read_properties(object_type, self._mappings.get(object_type))
+        size = min(max(1, limit), MAX_LIST_PAGE)
+        answer = self._client.list_objects(name, limit=size, after=after, properties=properties)["body"]
+        records = [source_record(object_type, r) for r in answer.get("results") or []]
+        following = ((answer.get("paging") or {}).get("next") or {}).get("after")
+        return ScanPage(tuple(self._with_companies(object_type, records)), str(following) if following else None)
 
     def _with_companies(self, object_type: str, records: list[SourceRecord]) -> list[SourceRecord]:
         """Deals with the company they are associated with (one call per 1,000 deals), as `associatedcompanyid`."""

@@ -17,6 +17,7 @@ from connectors.salesforce.mapping import (
     CONVERSION_FIELDS,
     LEAD,
     LEAD_ONLY,
+    LEAD_PREFIX,
     LINES,
     PRICE,
     REVLINE_ID,
@@ -33,7 +34,7 @@ from connectors.salesforce.mapping import (
     to_update_record,
     to_upsert_record,
 )
-from sync_core.domain.changes import ChangePage, SourceRecord, WriteRequest, WriteResult
+from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import ErrorCategory, PermanentError, RetryableError, SyncError
 from sync_core.domain.quota import ApiUsage
 from sync_core.ports import Clock
@@ -43,6 +44,11 @@ from sync_core.ports import Clock
 COLLECTION_SIZE = 200
 # Ids per `Id IN (...)` query: 200 quoted ids keep the GET well under Salesforce's 16,384-byte URI limit.
 READ_CHUNK = 200
+# A scan reads SOQL's own page: one query call per 2,000 rows (WIRE.md).
+SCAN_PAGE = 2000
+# A position in id order before every Lead and after every Contact (key prefixes 00Q and 003): a people scan
+# reads Contacts, then Leads, and this is where it goes on to the Leads.
+_BEFORE_LEADS = LEAD_PREFIX + "0" * 12
 # Field types SOQL cannot select as one column (compound fields repeat their parts) or that are too big to poll.
 _UNSELECTABLE = frozenset({"address", "location", "base64"})
 # Always read: the change feed is ordered and deduplicated on these, and echoes are told apart by them.
@@ -289,6 +295,86 @@ class SalesforceConnector:
             for line in self._client.query(soql):
                 lines[str(line["OpportunityId"])].append(line_of(line))
         return [{**r, LINES: lines[str(r["Id"])]} for r in rows]
+
+    # -- scanning ---------------------------------------------------------------------------------
+
+    def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
+        """Live records in Id order, `SELECT ... WHERE Id > after ORDER BY Id LIMIT n`, at most 2,000 per call.
+
+        Records come as read() gives them: Opportunities with their lines, products with their standard
+        price, Contacts with the conversion of the lead that became them, each read for the whole page in
+        one range query on the page's first and last Id. With `leads` on, people are Contacts, then the
+        Leads not yet converted (a converted Lead lives on as its Contact), in one Id order. A page shorter
+        than asked ends its sObject; a scan whose last page is full ends with one empty page.
+        """
+        if after is not None and not is_record_id(after):
+            raise PermanentError(f"salesforce: not a scan position: {after!r}", ErrorCategory.MAPPING)
+        size = min(max(1, limit), SCAN_PAGE)
+        if object_type == "contact" and self.config.leads:
+            if after is None or person_sobject(after, {}) == CONTACT:
+                rows = self._scan_rows(CONTACT, after, size)
+                following = str(rows[-1]["Id"]) if len(rows) == size else _BEFORE_LEADS
+                return ScanPage(tuple(self._scan_records(CONTACT, rows)), following)
+            sobject = LEAD
+            rows = self._scan_rows(LEAD, after, size, "IsConverted = false")
+        else:
+            sobject = sobject_for(object_type)
+            rows = self._scan_rows(sobject, after, size)
+        records = self._scan_records(sobject, rows)
+        return ScanPage(tuple(records), str(rows[-1]["Id"]) if len(rows) == size else None)
+
+    def _scan_rows(self, sobject: str, after: str | None, size: int, *conditions: str) -> list[dict[str, Any]]:
+        where = [*conditions, *([f"Id > {soql_string(after)}"] if after is not None else [])]
+        soql = (
+            f"SELECT {', '.join(self.columns(sobject))} FROM {sobject}"
+            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY Id ASC LIMIT {size}"
+        )
+        return self._client.query(soql)
+
+    def _scan_records(self, sobject: str, rows: list[dict[str, Any]]) -> list[SourceRecord]:
+        """A page of rows with what read() adds to them, as read() gives them."""
+        if not rows:
+            return []
+        if sobject == "Opportunity":
+            rows = self._page_lines(rows)
+        elif sobject == "Product2":
+            rows = self._page_prices(rows)
+        user = self._client.user_id
+        if sobject == CONTACT and self.config.leads:
+            rows = self._page_conversions(rows)
+        # A scanned Lead is never converted, so it reads as itself (see _records).
+        return [to_source_record(r, user) for r in rows]
+
+    @staticmethod
+    def _span(field: str, rows: Sequence[Mapping[str, Any]]) -> str:
+        """`field` within the page's Ids: a scanned page holds every live record between its first and last Id."""
+        return f"{field} >= {soql_string(str(rows[0]['Id']))} AND {field} <= {soql_string(str(rows[-1]['Id']))}"
+
+    def _page_lines(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        lines: dict[str, list[dict[str, Any]]] = {str(r["Id"]): [] for r in rows}
+        for line in self._client.query(
+            "SELECT Id, OpportunityId, ProductCode, Description, Quantity, UnitPrice FROM OpportunityLineItem"
+            f" WHERE {self._span('OpportunityId', rows)} ORDER BY OpportunityId, Id"
+        ):  # fmt: skip
+            lines.get(str(line["OpportunityId"]), []).append(line_of(line))
+        return [{**r, LINES: lines[str(r["Id"])]} for r in rows]
+
+    def _page_prices(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        book = soql_string(self._standard_book())
+        prices = {str(entry["Product2Id"]): entry["UnitPrice"] for entry in self._client.query(
+            f"SELECT Id, Product2Id, UnitPrice FROM PricebookEntry WHERE Pricebook2Id = {book}"
+            f" AND {self._span('Product2Id', rows)}"
+        )}  # fmt: skip
+        return [{**r, PRICE: prices[str(r["Id"])]} if str(r["Id"]) in prices else r for r in rows]
+
+    def _page_conversions(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        converted: dict[str, dict[str, Any]] = {}
+        for lead in self._client.query(
+            f"SELECT ConvertedContactId, {', '.join(CONVERSION_FIELDS)} FROM Lead"
+            f" WHERE IsConverted = true AND {self._span('ConvertedContactId', rows)}"
+        ):  # fmt: skip
+            converted[str(lead["ConvertedContactId"])] = {f: lead.get(f) for f in CONVERSION_FIELDS}
+        return [{**r, **converted.get(str(r["Id"]), {})} for r in rows]
 
     # -- writing ----------------------------------------------------------------------------------
 
