@@ -6,10 +6,12 @@ import reflex as rx
 
 from console import api
 from console.pages.dead_letters import dead_letters
+from console.pages.mismatches import mismatches
 from console.pages.overview import overview
 from console.pages.runs import runs
 from console.pages.trace import trace_page
 from console.state.dead_letters import DeadLettersState
+from console.state.mismatches import MismatchesState
 from console.state.runs import RunsState
 from console.state.trace import TraceState
 
@@ -20,3 +22,4 @@ app.add_page(
     dead_letters, route="/dead-letters", title="Dead letters · Revline", on_load=DeadLettersState.on_load
 )
 app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=TraceState.on_load)
+app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_load=MismatchesState.on_load)

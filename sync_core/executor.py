@@ -64,7 +64,11 @@ class _Group:
     attempts: int
     fields: dict[str, Any]
     correlation_id: str
+    # Fields a heal sends whatever Revline last saw in the target: reconciliation found it holds otherwise.
+    forced: frozenset[str] = frozenset()
 
+
+HEAL = "heal"  # the operation of reconciliation's writes
 
 _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 
@@ -115,6 +119,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
                 max(r.attempts for r in group) + 1,
                 fields,
                 group[-1].correlation_id,
+                frozenset(k for r in group if r.operation == HEAL for k in r.payload),
             )
         )
     return groups, requeue
@@ -167,7 +172,10 @@ def _prepare(
     outcomes = []
     for group in groups:
         state = seen.get(group.canonical_id)
-        fields = {k: v for k, v in group.fields.items() if state is None or state.values.get(k, _MISSING) != v}
+        fields = {
+            k: v for k, v in group.fields.items()
+            if state is None or k in group.forced or state.values.get(k, _MISSING) != v
+        }  # fmt: skip
         outcome = _Outcome(group)
         outcomes.append(outcome)
         if not fields:

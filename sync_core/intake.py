@@ -102,7 +102,7 @@ def _canonical_ids(
     return linked
 
 
-def _resolve_references(
+def resolve_references(
     session: Session,
     system: str,
     object_type: str,
@@ -156,7 +156,7 @@ def wake_referrers(session: Session, system: str, object_type: str, linked: Coll
         lanes.mark_due(session, system, waiting_type, lanes.INBOUND, now)
 
 
-def _to_canonical(
+def to_canonical(
     record: SourceRecord, source_mapping: ObjectMapping | None, system: str, object_type: str
 ) -> tuple[dict[str, Any], dict[str, datetime]]:
     """The record in canonical fields, validated; PermanentError when it cannot be."""
@@ -164,6 +164,22 @@ def _to_canonical(
         raise PermanentError(f"{system} has no field mapping for {object_type}", ErrorCategory.MAPPING)
     values = records.validate(object_type, mapping.to_canonical(source_mapping, record.fields))
     return values, mapping.times_to_canonical(source_mapping, record.field_times)
+
+
+def observed_state(
+    shadow: ledger.ShadowView | None,
+    source_mapping: ObjectMapping | None,
+    record: SourceRecord,
+    values: dict[str, Any],
+    times: dict[str, datetime],
+) -> SystemState:
+    """What the system holds after this read: Revline's picture of it (`shadow`) with the record's
+    canonical `values` over it; a field counts as changed only when it differs from what was seen
+    and from what Revline wrote there (echo suppression)."""
+    written_here = dict(shadow.written) if shadow else {}
+    if source_mapping is not None:
+        values = mapping.as_written(source_mapping, values, written_here)
+    return observe(ledger.state_of(shadow), values, record.modified_at, times, written_here)
 
 
 def _dead_ingest(
@@ -232,7 +248,7 @@ def _op(
         # The planned fields are part of the key: reading the same version again can plan more
         # (a reference resolved since), and that write must not be mistaken for the first one.
         "idempotency_key": ledger.idempotency_key(
-            target, object_type, source, record.external_id, f"{record.version}#{_digest(fields)}", "upsert"
+            target, object_type, source, record.external_id, f"{record.version}#{digest(fields)}", "upsert"
         ),
         "target_system": target,
         "object_type": object_type,
@@ -252,7 +268,7 @@ def _op(
     }
 
 
-def _digest(fields: dict[str, Any]) -> str:
+def digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -282,10 +298,10 @@ def ingest(
     failures: dict[str, PermanentError] = {}
     for record in page:
         try:
-            canonical[record.external_id] = _to_canonical(record, source_mapping, system, object_type)
+            canonical[record.external_id] = to_canonical(record, source_mapping, system, object_type)
         except PermanentError as failure:
             failures[record.external_id] = failure
-    unresolved = _resolve_references(session, system, object_type, canonical)
+    unresolved = resolve_references(session, system, object_type, canonical)
     keys = {e: k for e, (values, _) in canonical.items() if (k := identity.match_key(object_type, values))}
     ids = _canonical_ids(session, system, object_type, page, keys, now)
     known = ledger.shadows(session, set(ids.values()))
@@ -307,9 +323,7 @@ def ingest(
         values, times = canonical[record.external_id]
         previous = ledger.state_of(source_shadow)
         written_here = dict(source_shadow.written) if source_shadow else {}
-        if source_mapping is not None:
-            values = mapping.as_written(source_mapping, values, written_here)
-        observed = observe(previous, values, record.modified_at, times, written_here)
+        observed = observed_state(source_shadow, source_mapping, record, values, times)
         states: dict[str, SystemState | None] = {
             s: observed if s == system else ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
         }

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sync_core.persistence import lanes, statements
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import Tick
+from sync_core.services import reconciliation
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,15 @@ def _drain(session: Session, _at: datetime) -> None:
     lanes.mark_all_due(session, lanes.OUTBOUND)
 
 
-def default_schedules(poll_seconds: float) -> list[Schedule]:
-    """Poll every inbound lane; sweep outbound lanes so retries and orphaned ops are sent."""
-    return [Schedule("poll", poll_seconds, _poll), Schedule("drain", max(poll_seconds, 5.0), _drain)]
+def default_schedules(poll_seconds: float, reconcile_seconds: float = 300.0) -> list[Schedule]:
+    """Poll every inbound lane; sweep outbound lanes so retries and orphaned ops are sent; reconcile
+    what changed every few minutes and everything nightly (at midnight UTC: fire times count from it)."""
+    return [
+        Schedule("poll", poll_seconds, _poll),
+        Schedule("drain", max(poll_seconds, 5.0), _drain),
+        Schedule("reconcile", reconcile_seconds, reconciliation.scheduled(reconciliation.INCREMENTAL)),
+        Schedule("reconcile-full", 86_400.0, reconciliation.scheduled(reconciliation.FULL)),
+    ]
 
 
 class Ticker:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync_core import executor, intake, writeback
+from sync_core import executor, intake, reconcile, writeback
 from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import RateLimitedError, SyncError
@@ -182,6 +182,11 @@ class Worker:
                 raise SyncError(f"no connection configured for system {claim.system!r}")
             if claim.direction == lanes.INBOUND:
                 more = self._run_inbound(claim, connector, counts)
+            elif claim.direction == lanes.RECONCILE:
+                more, counts.records_read, counts.api_calls = reconcile.run_lane(
+                    self.engine, claim, self.connectors, self._fence(claim),
+                    pages=self.config.max_pages_per_run, page_size=self.config.page_size,
+                )
             else:
                 more = self._run_outbound(claim, connector, counts)
         except lanes.LeaseLostError as lost:

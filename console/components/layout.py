@@ -11,6 +11,7 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("overview", "Overview", "/", "layout-dashboard"),
     ("runs", "Runs", "/runs", "history"),
     ("dead-letters", "Dead letters", "/dead-letters", "mail-warning"),
+    ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
 )
 

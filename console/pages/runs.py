@@ -10,7 +10,7 @@ from reflex.vars import ObjectVar
 from console.components.layout import ELLIPSIS, error_callout, page
 from console.components.pager import pager
 from console.state.runs import RunsState
-from console.state.views import RunView
+from console.state.views import PassView, RunView
 
 REFRESH_MS = 5000
 
@@ -31,7 +31,7 @@ COLUMNS = (
 
 def status_badge(status: rx.Var[str]) -> rx.Component:
     color = rx.match(
-        status, ("ok", "green"), ("running", "blue"), ("failed", "red"), ("fenced", "amber"), "gray"
+        status, ("ok", "green"), ("done", "green"), ("running", "blue"), ("failed", "red"), ("fenced", "amber"), "gray"
     )
     return rx.badge(status, color_scheme=color, variant="soft")
 
@@ -54,6 +54,26 @@ def _run_row(run: ObjectVar[RunView]) -> rx.Component:
             max_width="280px",
         ),
         id=f"run-row-{run.id}",
+    )
+
+
+PASS_COLUMNS = ("Pass", "Mode", "Status", "Started", "Duration", "Lanes", "Read", "Opened", "Closed", "Heals", "API")
+
+
+def _pass_row(run: ObjectVar[PassView]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text("#", run.id.to_string(), size="1", color_scheme="gray")),
+        rx.table.cell(rx.text(run.mode, weight="medium"), rx.text(run.started_by, size="1", color_scheme="gray")),
+        rx.table.cell(status_badge(run.status)),
+        rx.table.cell(rx.text(run.started, title=run.started_at)),
+        rx.table.cell(run.duration),
+        rx.table.cell(run.lanes),
+        rx.table.cell(run.records_read),
+        rx.table.cell(run.opened),
+        rx.table.cell(run.closed),
+        rx.table.cell(run.heals),
+        rx.table.cell(run.api_calls),
+        id=f"pass-row-{run.id}",
     )
 
 
@@ -96,6 +116,19 @@ def runs() -> rx.Component:
             RunsState.prev_page,
             RunsState.next_page,
             noun="runs",
+        ),
+        rx.heading("Reconciliation passes", size="4"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*(rx.table.column_header_cell(name) for name in PASS_COLUMNS))),
+            rx.table.body(rx.foreach(RunsState.passes, _pass_row)),
+            variant="surface",
+            size="1",
+            width="100%",
+            id="passes-table",
+        ),
+        rx.cond(
+            RunsState.loaded & (RunsState.passes.length() == 0),
+            rx.text("No reconciliation pass yet.", color_scheme="gray", id="passes-empty"),
         ),
         rx.moment(interval=REFRESH_MS, on_change=RunsState.refresh, display="none"),
     )

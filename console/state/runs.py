@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import reflex as rx
 from sqlalchemy.exc import SQLAlchemyError
 
-from console.state.views import RunView, ago, duration, iso, ledger_error
-from sync_core.services import ledger_engine, runs
+from console.state.views import PassView, RunView, ago, duration, iso, ledger_error
+from sync_core.services import ledger_engine, reconciliation, runs
 
 PAGE_SIZE = 25
+PASSES = 10  # the latest reconciliation passes shown under the runs
 
 
 def _run_view(row: runs.RunRow, now: datetime) -> RunView:
@@ -33,6 +34,16 @@ def _run_view(row: runs.RunRow, now: datetime) -> RunView:
     )
 
 
+def _pass_view(row: reconciliation.RunRow, now: datetime) -> PassView:
+    finished = row.finished_at
+    return PassView(
+        id=row.id, mode=row.mode, status=row.status, started=ago(row.started_at, now), started_at=iso(row.started_at),
+        duration=duration((finished - row.started_at).total_seconds()) if finished else "",
+        lanes=f"{row.lanes_done}/{row.lanes_total}", records_read=row.records_read, opened=row.findings_opened,
+        closed=row.findings_closed, heals=row.heals, api_calls=row.api_calls, started_by=row.started_by,
+    )  # fmt: skip
+
+
 def _load(page: int, lane_id: int | None) -> runs.Page[runs.RunRow]:
     return runs.list_runs(ledger_engine(), page=page, page_size=PAGE_SIZE, lane_id=lane_id)
 
@@ -41,6 +52,7 @@ class RunsState(rx.State):
     """The page of runs on screen; the query runs in SQL, only these 25 rows live here."""
 
     rows: rx.Field[list[RunView]] = rx.field(default_factory=list)
+    passes: rx.Field[list[PassView]] = rx.field(default_factory=list)
     page: rx.Field[int] = rx.field(1)
     pages: rx.Field[int] = rx.field(1)
     total: rx.Field[int] = rx.field(0)
@@ -59,6 +71,7 @@ class RunsState(rx.State):
     async def _fetch(self) -> None:
         try:
             result = await asyncio.to_thread(_load, self.page, self.lane_id or None)
+            passes = await asyncio.to_thread(reconciliation.list_runs, ledger_engine(), 1, PASSES)
         except SQLAlchemyError as exc:
             self.error = ledger_error(exc)
             return
@@ -69,6 +82,7 @@ class RunsState(rx.State):
         self.error = ""
         self.loaded = True
         self.rows = [_run_view(row, now) for row in result.items]
+        self.passes = [_pass_view(row, now) for row in passes.items]
         self.total = result.total
         self.pages = result.pages
 

@@ -107,6 +107,25 @@ class RunView:
 
 
 @dataclass(frozen=True)
+class PassView:
+    """One reconciliation pass on the Runs page."""
+
+    id: int
+    mode: str
+    status: str
+    started: str
+    started_at: str
+    duration: str
+    lanes: str
+    records_read: int
+    opened: int
+    closed: int
+    heals: int
+    api_calls: int
+    started_by: str
+
+
+@dataclass(frozen=True)
 class DeadLetterView:
     """One row of the Dead letters table."""
 

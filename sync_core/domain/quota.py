@@ -29,3 +29,14 @@ def hold_seconds(usage: ApiUsage | None) -> float | None:
     if usage.window_remaining is not None and usage.window_remaining <= 0:
         return usage.window_seconds or 1.0
     return None
+
+
+def leaves_room(usage: ApiUsage | None, reserve: float = 0.25) -> bool:
+    """Whether background work (a reconciliation pass) may spend calls: more than `reserve` of
+    the window and of the day remain, so live sync keeps the rest."""
+    if usage is None:
+        return True
+    for remaining, limit in ((usage.window_remaining, usage.window_limit), (usage.daily_remaining, usage.daily_limit)):
+        if remaining is not None and limit and remaining <= limit * reserve:
+            return False
+    return True

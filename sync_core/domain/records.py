@@ -221,6 +221,9 @@ class Payment(_Record):
     state: str | None = None
 
 
+FULFILMENT_FIELDS = tuple(list(Deal.model_fields)[list(Deal.model_fields).index("order_number"):])
+"""The deal's fields from its order on: the ERP's state of the order, delivery, invoice and payment."""
+
 # Canonical values of the deal's stage and fulfilment fields; each system's mapping translates them.
 DEAL_STAGES = (
     "prospecting", "qualification", "needs_analysis", "value_proposition", "decision_makers",

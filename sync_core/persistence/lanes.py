@@ -19,6 +19,7 @@ from sync_core.persistence.tables import Lane, OutboundOp
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
+RECONCILE = "reconcile"  # a reconciliation pass's share of one (system, object type)
 
 
 class LeaseLostError(Exception):

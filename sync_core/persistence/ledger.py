@@ -229,6 +229,17 @@ def _times_text(times: Mapping[str, datetime]) -> dict[str, str]:
     return result
 
 
+def busy(session: Session, ids: Collection[str]) -> set[str]:
+    """The canonical ids with a write still in the outbox (pending or being sent)."""
+    if not ids:
+        return set()
+    return set(session.scalars(
+        select(col(OutboundOp.canonical_id)).where(
+            col(OutboundOp.canonical_id).in_(list(ids)), col(OutboundOp.status).in_(("pending", "in_flight"))
+        )
+    ))  # fmt: skip
+
+
 def add_ops(session: Session, rows: list[dict[str, Any]]) -> None:
     """Plan writes; an op whose idempotency key exists is not planned again."""
     statements.insert_ignore(session, _OPS, rows, ["idempotency_key"])

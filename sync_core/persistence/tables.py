@@ -7,6 +7,7 @@ lanes        Lane, Tick
 outbox       OutboundOp (dead letters are rows in status `dead`), RepairAction
 runs/traces  SyncRun, TraceSpan
 policy       OwnershipRule, FieldMapping (versioned)
+reconcile    Finding, ReconcileRun, ReconcileSeen
 access       AuditLog (append-only)
 """
 
@@ -120,7 +121,7 @@ class Lane(SQLModel, table=True):
     id: int | None = _id()
     system: str = Field(max_length=40)
     object_type: str = Field(max_length=40)
-    direction: str = Field(max_length=8)  # inbound | outbound
+    direction: str = Field(max_length=16)  # inbound | outbound | reconcile
     # Opaque to the engine and as long as a connector needs (an overlap window's ids, several streams).
     cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     paused: bool = False
@@ -218,7 +219,7 @@ class SyncRun(SQLModel, table=True):
     lane_id: int = Field(index=True)
     system: str = Field(max_length=40)
     object_type: str = Field(max_length=40)
-    direction: str = Field(max_length=8)
+    direction: str = Field(max_length=16)
     worker_id: str = Field(max_length=80)
     started_at: datetime = _time(index=True)
     finished_at: datetime | None = _time(nullable=True)
@@ -364,3 +365,71 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=60)
     subject: str = Field(max_length=255)
     details: dict[str, Any] = _json()
+
+
+class Finding(SQLModel, table=True):
+    """A mismatch reconciliation found between what the systems hold and what they should.
+
+    One row per mismatch (`key`: kind, record and, for drift, system and field), however often
+    passes see it. `status`: open until it is gone (`healed` when Revline's own heal fixed it,
+    `resolved` when a person's action or anything else did) or a person ignores it (`ignored`).
+    """
+
+    __tablename__ = "finding"
+    __table_args__ = (
+        Index("ix_finding_status_kind", "status", "kind"),
+        Index("ix_finding_canonical", "canonical_id"),
+    )
+
+    id: int | None = _id()
+    key: str = Field(max_length=255, unique=True)
+    kind: str = Field(max_length=24)
+    object_type: str = Field(max_length=40)
+    canonical_id: str = Field(max_length=36)
+    field: str | None = Field(default=None, max_length=80)
+    systems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    records: dict[str, Any] = _json()  # system -> its record id(s)
+    values: dict[str, Any] = _json()  # system -> the value it holds ("expected": what it should hold)
+    summary: str = ""
+    money: float = 0.0  # deal amount or open invoice amount at stake
+    currency: str | None = Field(default=None, max_length=3)
+    status: str = Field(default="open", max_length=12)
+    first_seen_at: datetime = _time()
+    last_seen_at: datetime = _time()
+    closed_at: datetime | None = _time(nullable=True)
+    run_id: int | None = None  # the pass that saw it last
+    heal_op_id: int | None = None  # the outbox row of the latest heal
+    healed_by: str | None = Field(default=None, max_length=120)  # "reconciliation" or the person who asked
+    reason: str | None = None  # why a person ignored or resolved it
+    correlation_id: str | None = Field(default=None, max_length=36)
+
+
+class ReconcileRun(SQLModel, table=True):
+    """One reconciliation pass over every reconcile lane: full (every record) or incremental (changed ones)."""
+
+    __tablename__ = "reconcile_run"
+
+    id: int | None = _id()
+    mode: str = Field(max_length=12)  # full | incremental
+    status: str = Field(default="running", max_length=12)  # running | done | superseded
+    started_at: datetime = _time(index=True)
+    finished_at: datetime | None = _time(nullable=True)
+    started_by: str = Field(max_length=120)
+    lanes_total: int = 0
+    lanes_done: int = 0
+    records_read: int = 0
+    findings_opened: int = 0
+    findings_closed: int = 0
+    heals: int = 0
+    api_calls: int = 0
+
+
+class ReconcileSeen(SQLModel, table=True):
+    """The records a full pass has read, so the links it did not see can be checked for orphans."""
+
+    __tablename__ = "reconcile_seen"
+
+    run_id: int = Field(primary_key=True)
+    system: str = Field(max_length=40, primary_key=True)
+    object_type: str = Field(max_length=40, primary_key=True)
+    external_id: str = Field(max_length=255, primary_key=True)

@@ -142,6 +142,20 @@ def reconsider(session: Session, op: OutboundOp, now: datetime, rules: orders.Or
     _decide(session, policy, found, op.canonical_id, op, now, rules or rules_in(session))
 
 
+def place_again(session: Session, cid: str, now: datetime) -> int | None:
+    """Run the flow again for one won deal (reconciliation's heal): decide its order unless it is
+    being placed, placed or refused by a person; the order row's id, None when the ERP holds it."""
+    policy = load(session, "deal")
+    found = roles(policy)
+    if found is None or ledger.links_by_canonical(session, found.erp, [cid]).get(cid) is not None:
+        return None
+    op = _order_op(session, found, cid)
+    if op is None or op.status not in _SETTLED:
+        _decide(session, policy, found, cid, op, now, rules_in(session))
+        op = _order_op(session, found, cid)
+    return op.id if op is not None else None
+
+
 def is_order(op: OutboundOp) -> bool:
     return op.operation == PLACE
 
@@ -284,6 +298,9 @@ def _plan_customer(session: Session, found: Roles, company_id: str, states: Mapp
         "payload": fields, "status": "pending", "attempts": 0, "next_attempt_at": now, "result": {},
         "correlation_id": company_id, "created_at": now, "updated_at": now,
     }])
+    # Deciding the order again (a retry, a heal) tries its customer again too, had that given up.
+    session.execute(update(OutboundOp).where(col(OutboundOp.idempotency_key) == key, op_status_is("dead")).values(
+        status="pending", attempts=0, next_attempt_at=now, error_category=None, error_message=None, updated_at=now))
     lanes.mark_due(session, found.erp, "company", lanes.OUTBOUND, now)
 
 

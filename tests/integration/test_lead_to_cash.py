@@ -10,14 +10,15 @@ waits for a second to be over.
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlmodel import col
 
 from connectors.erp.client import OdooClient
@@ -37,9 +38,9 @@ from console.presets import install_lead_to_cash
 from sync_core.domain.handoff import Assignment, HandoffRules
 from sync_core.persistence import lanes
 from sync_core.persistence.database import transaction
-from sync_core.persistence.tables import EntityLink, OutboundOp, TraceSpan
+from sync_core.persistence.tables import EntityLink, Finding, Lane, OutboundOp, ReconcileRun, TraceSpan
 from sync_core.retry import RetryPolicy
-from sync_core.services import held_orders, lead_handoff, ledger_engine, trace
+from sync_core.services import dead_letters, held_orders, lead_handoff, ledger_engine, reconciliation, trace
 from sync_core.worker import Worker, drain
 
 
@@ -251,8 +252,9 @@ def test_one_deal_from_a_hubspot_contact_to_cash(chain: Chain) -> None:
     assert milestone_ids == {story_id}
 
 
-def _deal(chain: Chain, code: str, price: float, *, vat: str | None = "DE811907980", name: str = "Contoso") -> str:
-    """An account with billing data and an opportunity with one product line, won by a sales rep."""
+def _deal(chain: Chain, code: str, price: float, *, vat: str | None = "DE811907980", name: str = "Contoso",
+          won: bool = True) -> str:
+    """An account with billing data and an opportunity with one product line, won by a sales rep (`won`)."""
     billing = {"Name": name, "Website": f"{name.lower()}.example", "BillingStreet": "1 Harbour Road",
                "BillingPostalCode": "20095", "BillingCity": "Hamburg", "BillingCountry": "Germany"}  # fmt: skip
     if vat:
@@ -267,7 +269,8 @@ def _deal(chain: Chain, code: str, price: float, *, vat: str | None = "DE8119079
         "Pricebook2Id": book, "Product2Id": product["id"], "UnitPrice": price, "IsActive": True}})["id"]  # fmt: skip
     chain.rep("POST", "records/OpportunityLineItem", {"fields": {
         "OpportunityId": opportunity, "PricebookEntryId": entry, "Quantity": 2, "UnitPrice": price}})  # fmt: skip
-    chain.rep("PATCH", f"records/Opportunity/{opportunity}", {"fields": {"StageName": "Closed Won"}})
+    if won:
+        chain.rep("PATCH", f"records/Opportunity/{opportunity}", {"fields": {"StageName": "Closed Won"}})
     return str(opportunity)
 
 
@@ -381,3 +384,148 @@ def test_an_overdue_invoice_flags_billing_risk_in_both_crms_until_paid(chain: Ch
     assert chain.hs("companies", company_hs)["revline_billing_risk"] == "false"
     assert chain.sf(opportunity)["Payment_Status__c"] == "Paid"
 
+
+
+# -- reconciliation across the three systems ------------------------------------------------------
+
+
+def _pause_reading(chain: Chain, system: str, paused: bool = True) -> None:
+    """Stop reading changes from one system: what lost webhooks and a lagging poll look like."""
+    with transaction(chain.engine) as session:
+        session.execute(update(Lane).where(col(Lane.system) == system, col(Lane.direction) == lanes.INBOUND)
+                        .values(paused=paused))  # fmt: skip
+
+
+def _stamp_salesforce_an_hour_ago(chain: Chain) -> None:
+    """The rounds move Salesforce's frozen clock ahead of ours; a pass leaves records changed "in the
+    future" to the sync (changes on their way), so these tests keep Salesforce's clock behind."""
+    chain.salesforce.state.clock.freeze(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
+
+
+def _reconcile(chain: Chain) -> ReconcileRun:
+    """A full pass, run by the worker, then what its heals put in the outbox sent."""
+    chain.salesforce.state.clock.advance(2)
+    run_id = reconciliation.run_now(chain.engine, "ops@example.com")
+    drain(chain.worker)
+    with transaction(chain.engine) as session:
+        run = session.get(ReconcileRun, run_id)
+        assert run is not None
+        session.expunge(run)
+    assert run.status == "done"
+    return run
+
+
+def _listed(chain: Chain, status: str = "open") -> list[Finding]:
+    with transaction(chain.engine) as session:
+        rows = list(session.scalars(select(Finding).where(col(Finding.status) == status).order_by(col(Finding.id))))
+        session.expunge_all()
+    return rows
+
+
+def _findings(chain: Chain, status: str = "open") -> dict[str, Finding]:
+    """One deal's findings by kind, object and field."""
+    return {f"{r.kind}:{r.object_type}:{r.field or ''}": r for r in _listed(chain, status)}
+
+
+def test_reconciliation_finds_heals_and_holds_lead_to_cash_mismatches(chain: Chain) -> None:
+    reconciliation.save_settings(chain.engine, "admin", grace=timedelta(0))
+    _stamp_salesforce_an_hour_ago(chain)
+    code, price = _erp_product(chain)
+    opportunity = _deal(chain, code, round(price, 2), name="Northwind")
+    chain.sync()
+    (placed,) = _orders(chain, opportunity)
+    account = chain.sf(opportunity)["AccountId"]
+    deal_hs = chain.twin("salesforce", "deal", "hubspot", opportunity)
+    customer = chain.sf(account)["ERP_Customer_Ref__c"]
+    assert customer
+
+    # converged: a full pass over the three systems finds nothing
+    clean = _reconcile(chain)
+    assert clean.findings_opened == 0, [(k, f.values) for k, f in _findings(chain).items()]
+    assert clean.records_read > 0
+
+    # what live sync cannot see: a rep edits the ERP's customer number and moves the won deal back;
+    # marketing overwrites the order status on the HubSpot deal
+    _pause_reading(chain, "salesforce")
+    _pause_reading(chain, "hubspot")
+    chain.rep("PATCH", f"records/Account/{account}", {"fields": {"ERP_Customer_Ref__c": "C-TYPO"}})
+    chain.rep("PATCH", f"records/Opportunity/{opportunity}", {"fields": {"StageName": "Negotiation/Review"}})
+    chain.marketer("deals", {"revline_order_status": "cancelled"}, deal_hs)
+    run = _reconcile(chain)
+    found = _findings(chain)
+    assert set(found) == {"field_drift:company:customer_number", "field_drift:deal:stage",
+                          "status_drift:deal:order_status", "order_without_won:deal:"}  # fmt: skip
+    drift = found["field_drift:company:customer_number"]
+    assert drift.values["salesforce"] == "C-TYPO"
+    assert drift.values["expected"] == drift.values["erp"] == customer
+    assert drift.healed_by == reconciliation.HEALER  # field drift heals on its own ...
+    assert chain.sf(account)["ERP_Customer_Ref__c"] == customer  # ... through the outbox, sent with the pass
+    stage = found["field_drift:deal:stage"]  # sales owns the stage: HubSpot follows it back
+    assert (stage.values["salesforce"], stage.values["hubspot"]) == ("negotiation", "closed_won")
+    assert chain.hs("deals", deal_hs)["dealstage"] != "closedwon"
+    status = found["status_drift:deal:order_status"]
+    assert (status.values["hubspot"], status.values["expected"]) == ("cancelled", "confirmed")
+    assert status.heal_op_id is None  # status drift waits for a person
+    assert status.money == float(chain.sf(opportunity)["Amount"])
+    held = found["order_without_won:deal:"]
+    assert placed["name"] in held.summary
+    assert held.heal_op_id is None
+    assert run.findings_opened == 4
+
+    # a person heals the status; sales wins the deal again, and the sync reads again
+    assert reconciliation.heal_now(chain.engine, [status.id or 0], "ops@example.com") == 1
+    chain.sync()
+    assert chain.hs("deals", deal_hs)["revline_order_status"] == "confirmed"
+    _pause_reading(chain, "salesforce", paused=False)
+    _pause_reading(chain, "hubspot", paused=False)
+    chain.rep("PATCH", f"records/Opportunity/{opportunity}", {"fields": {"StageName": "Closed Won"}})
+    chain.sync()
+    _reconcile(chain)
+    assert _findings(chain) == {}
+    closed = {**_findings(chain, "healed"), **_findings(chain, "resolved")}
+    assert {k: f.status for k, f in closed.items()} == {
+        "field_drift:company:customer_number": "healed", "field_drift:deal:stage": "healed",
+        "status_drift:deal:order_status": "resolved", "order_without_won:deal:": "resolved",
+    }  # fmt: skip
+    assert len(_orders(chain, opportunity)) == 1
+
+
+def test_won_deals_without_orders_get_exactly_one_order_from_reconciliation(chain: Chain) -> None:
+    reconciliation.save_settings(chain.engine, "admin", grace=timedelta(0), order_sla=timedelta(0))
+    _stamp_salesforce_an_hour_ago(chain)
+    code, price = _erp_product(chain)
+    chain.sync()
+    # one deal's order gave up while the ERP was down; another's closed-won was never read
+    missed = _deal(chain, code, price, name="Contoso", won=False)
+    chain.sync()
+    chain.erp_control("faults", {"server_errors": {"sequence": [503] * 200}})
+    retried = _deal(chain, code, price, name="Fabrikam")
+    chain.sync()
+    deadline = time.monotonic() + 60
+    while _order_op(chain, retried).status != "dead":  # its retries run out (the waits between are short here)
+        assert time.monotonic() < deadline, _order_op(chain, retried)
+        time.sleep(0.2)
+        with transaction(chain.engine) as session:
+            lanes.mark_all_due(session, lanes.OUTBOUND)
+        drain(chain.worker)
+    _pause_reading(chain, "salesforce")
+    chain.rep("PATCH", f"records/Opportunity/{missed}", {"fields": {"StageName": "Closed Won"}})
+    assert httpx.delete(f"{chain.erp.url}/__sandbox__/faults", timeout=10).status_code == 200  # the ERP is back
+
+    _reconcile(chain)
+    seen = [*_listed(chain), *_listed(chain, "healed")]  # a heal the same pass saw done
+    found = {f.records.get("salesforce"): f for f in seen if f.kind == "won_without_order"}
+    assert set(found) == {retried, missed}
+    assert all(f.healed_by == reconciliation.HEALER for f in found.values())
+    # the heal decided the given-up order again, on its own row: a person's retry finds nothing dead to retry
+    with pytest.raises(ValueError, match="only dead letters"):
+        dead_letters.retry(chain.engine, _order_op(chain, retried).id or 0, "ops@example.com")
+    _pause_reading(chain, "salesforce", paused=False)
+    chain.sync()
+    assert len(_orders(chain, retried)) == 1
+    assert len(_orders(chain, missed)) == 1
+    _reconcile(chain)  # a second heal of the same deals changes nothing
+    chain.sync()
+    assert [f for f in _listed(chain) if f.kind == "won_without_order"] == []
+    assert len(_orders(chain, retried)) == 1
+    assert len(_orders(chain, missed)) == 1

@@ -1,0 +1,500 @@
+"""Reconciliation: compare what each system holds now with what the rules say it should hold.
+
+A pass (`ReconcileRun`) runs as one `reconcile` lane per (system, object type), so workers share
+it as they share sync lanes, a lease keeps one worker on each, and a lane whose worker died is
+taken over and resumes from its cursor. A full pass reads every record in the system's id order
+(`Connector.scan`); an incremental pass reads what changed since the last one (`read_changes`).
+
+For each page of records:
+
+1. map them to canonical values, as intake does, and compare each with the ledger's picture of
+   the other systems (the shadows): a record that agrees costs nothing more (the common case);
+2. the others, and every record with an open finding, are candidates: their copies in the other
+   systems are read fresh (one batched read per system and page) and compared again;
+3. what still disagrees becomes a finding, upserted on its key in the same transaction as the
+   cursor advance, so a pass resumed half way neither loses nor doubles one; what no longer
+   disagrees closes. Findings whose kind heals on its own are healed through the outbox.
+
+The end of a full lane looks for what only the whole table shows: links whose record is gone
+(orphans) and two records sharing one entity or one matching key (duplicates). The last lane to
+finish closes the run; findings the full pass did not see again close themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from sync_core import intake
+from sync_core.domain import findings, quota
+from sync_core.domain.changes import SourceRecord
+from sync_core.domain.errors import PermanentError, SyncError
+from sync_core.domain.findings import Kind, Mismatch
+from sync_core.domain.ownership import SystemState
+from sync_core.domain.records import WON
+from sync_core.persistence import lanes, ledger, statements
+from sync_core.persistence.database import snapshot, transaction
+from sync_core.persistence.tables import EntityLink, Finding, ReconcileRun, ReconcileSeen
+from sync_core.ports import Connector
+from sync_core.services import closed_won, reconciliation, trace
+from sync_core.services.policy import ObjectPolicy, load
+from sync_core.services.reconciliation import RUNNING, Position, Settings, settings_in
+
+log = logging.getLogger(__name__)
+
+Fence = Callable[[Session], datetime]
+
+# Kinds judged record by record: a candidate read fresh and found clean closes its open ones.
+_PER_RECORD = (Kind.FIELD_DRIFT, Kind.STATUS_DRIFT, Kind.WON_WITHOUT_ORDER, Kind.ORDER_WITHOUT_WON)
+_CONFIRMED = "confirmed"
+_BUDGET_WAIT = timedelta(seconds=30)
+
+
+@dataclass
+class PageCounts:
+    records: int = 0
+    opened: int = 0
+    closed: int = 0
+    heals: int = 0
+
+
+@dataclass
+class _Candidate:
+    canonical_id: str
+    records: dict[str, SourceRecord] = field(default_factory=dict)  # system -> record read fresh
+
+
+def run_lane(
+    engine: Engine,
+    claim: lanes.Claim,
+    connectors: Mapping[str, Connector],
+    fence: Fence,
+    *,
+    pages: int,
+    page_size: int,
+) -> tuple[bool, int, int]:
+    """Run up to `pages` pages of this lane's share of the pass: (more to do, records read, API calls)."""
+    position = Position.parse(claim.cursor)
+    connector = connectors[claim.system]
+    calls_at_start = _calls(connectors)
+    read = 0
+    for _ in range(pages):
+        if position.run is None or position.done:
+            return False, read, _calls(connectors) - calls_at_start
+        if not quota.leaves_room(connector.usage()):
+            with transaction(engine) as session:
+                now = fence(session)
+                lanes.mark_due(session, claim.system, claim.object_type, lanes.RECONCILE, now + _BUDGET_WAIT)
+            return False, read, _calls(connectors) - calls_at_start  # live sync keeps what is left
+        calls_before = _calls(connectors)
+        if position.mode == "full":
+            scanned = connector.scan(claim.object_type, position.after, page_size)
+            records, finished, after = scanned.records, scanned.after is None, scanned.after
+            since = position.since
+        else:
+            changes = connector.read_changes(claim.object_type, position.since, page_size)
+            records, finished, after, since = changes.records, not changes.has_more, None, changes.cursor
+        policy, candidates = _candidates(engine, claim, position, records)
+        _read_fresh(engine, claim, connectors, policy, candidates)
+        with transaction(engine) as session:
+            now = fence(session)
+            run = session.get(ReconcileRun, position.run)
+            if run is None or run.status != RUNNING:
+                position.done = True  # the pass was superseded
+                lanes.advance_cursor(session, claim, position.dump())
+                continue
+            config = settings_in(session)
+            counts, settled = _judge(session, claim, policy, run, records, candidates, config, now)
+            if position.mode != "full" and not settled:
+                finished, since = True, position.since  # recent changes wait for the next pass, unread
+            position.after, position.since = after, since
+            if finished:
+                counts.opened += _finish_lane(session, claim, connectors, run, now)
+                position.done = True
+            lanes.advance_cursor(session, claim, position.dump())
+            session.execute(
+                update(ReconcileRun).where(col(ReconcileRun.id) == run.id).values(
+                    records_read=col(ReconcileRun.records_read) + counts.records,
+                    findings_opened=col(ReconcileRun.findings_opened) + counts.opened,
+                    findings_closed=col(ReconcileRun.findings_closed) + counts.closed,
+                    heals=col(ReconcileRun.heals) + counts.heals,
+                    api_calls=col(ReconcileRun.api_calls) + _calls(connectors) - calls_before,
+                )
+            )
+            if finished:
+                _lane_done(session, run.id, now)
+        read += len(records)
+        if position.done:
+            return False, read, _calls(connectors) - calls_at_start
+    return True, read, _calls(connectors) - calls_at_start
+
+
+def _calls(connectors: Mapping[str, Connector]) -> int:
+    return sum(c.api_calls for c in connectors.values())
+
+
+# -- 1. the cheap comparison with the ledger ------------------------------------------------------
+
+
+def _candidates(
+    engine: Engine, claim: lanes.Claim, position: Position, records: Sequence[SourceRecord]
+) -> tuple[ObjectPolicy, dict[str, _Candidate]]:
+    """canonical id -> candidate, for the page's records that disagree with the ledger or have open findings."""
+    system, object_type = claim.system, claim.object_type
+    with snapshot(engine) as session:
+        policy = load(session, object_type)
+        canonical, _failures = _canonical(session, system, policy, records)
+        links = ledger.links_by_external(session, system, object_type, list(canonical))
+        cids = set(links.values())
+        known = ledger.shadows(session, cids)
+        open_ids = _open_for(session, object_type, cids)
+        sales = closed_won.roles(policy) if object_type == "deal" else None
+        candidates: dict[str, _Candidate] = {}
+        for record in records:
+            cid = links.get(record.external_id)
+            if cid is None or record.external_id not in canonical:
+                continue
+            values, times = canonical[record.external_id]
+            fresh = intake.observed_state(known.get((cid, system)), policy.mappings.get(system), record, values, times)
+            states = {s: fresh if s == system else ledger.state_of(known.get((cid, s))) for s in policy.systems}
+            present = {s: st for s, st in states.items() if st is not None}
+            mapped = {s: policy.fields_of(s) for s in present}
+            suspicious = bool(findings.drift(object_type, cid, policy.rules, present, mapped, {}))
+            if sales is not None:
+                suspicious = suspicious or _deal_suspicious(present, sales)
+            if suspicious or cid in open_ids:
+                candidates[cid] = _Candidate(cid, {system: record})
+    return policy, candidates
+
+
+def _deal_suspicious(states: Mapping[str, SystemState], roles: closed_won.Roles) -> bool:
+    deal, order = states.get(roles.sales), states.get(roles.erp)
+    won = deal is not None and deal.values.get("stage") == WON
+    placed = order is not None and order.values.get("order_status") == _CONFIRMED
+    return won != placed
+
+
+def _canonical(
+    session: Session, system: str, policy: ObjectPolicy, records: Sequence[SourceRecord]
+) -> tuple[dict[str, tuple[dict[str, Any], dict[str, datetime]]], dict[str, PermanentError]]:
+    """The records' canonical values (references translated); the ones that do not map, apart."""
+    canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]] = {}
+    failures: dict[str, PermanentError] = {}
+    for record in records:
+        if record.deleted:
+            continue
+        try:
+            canonical[record.external_id] = intake.to_canonical(
+                record, policy.mappings.get(system), system, policy.object_type
+            )
+        except PermanentError as failure:
+            failures[record.external_id] = failure
+    intake.resolve_references(session, system, policy.object_type, canonical)
+    return canonical, failures
+
+
+def _open_for(session: Session, object_type: str, cids: set[str]) -> set[str]:
+    if not cids:
+        return set()
+    return set(session.scalars(
+        select(col(Finding.canonical_id)).where(
+            col(Finding.status) == "open", col(Finding.object_type) == object_type,
+            col(Finding.canonical_id).in_(cids), col(Finding.kind).in_([k.value for k in _PER_RECORD]),
+        )
+    ))  # fmt: skip
+
+
+# -- 2. the candidates' other copies, read fresh ----------------------------------------------------
+
+
+def _read_fresh(
+    engine: Engine,
+    claim: lanes.Claim,
+    connectors: Mapping[str, Connector],
+    policy: ObjectPolicy,
+    candidates: Mapping[str, _Candidate],
+) -> None:
+    """Read each candidate's copy in every other system that holds it: one batched read per system."""
+    if not candidates:
+        return
+    with snapshot(engine) as session:
+        wanted = {
+            system: ledger.links_by_canonical(session, system, list(candidates))
+            for system in policy.systems if system != claim.system
+        }  # fmt: skip
+    for system, links in wanted.items():
+        connector = connectors.get(system)
+        if connector is None or not links:
+            continue
+        by_external = {external: cid for cid, external in links.items()}
+        externals = list(by_external)
+        for start in range(0, len(externals), max(1, connector.max_batch_size)):
+            try:
+                found = connector.read(claim.object_type, externals[start:start + connector.max_batch_size])
+            except SyncError as failure:
+                log.warning("reconciliation could not read %s %s: %s", system, claim.object_type, failure)
+                for external in externals[start:start + connector.max_batch_size]:
+                    candidates[by_external[external]].records.pop(system, None)
+                continue
+            for record in found:
+                cid = by_external.get(record.external_id)
+                if cid is not None:
+                    candidates[cid].records[system] = record
+
+
+# -- 3. judging, recording, healing ---------------------------------------------------------------
+
+
+def _judge(
+    session: Session,
+    claim: lanes.Claim,
+    policy: ObjectPolicy,
+    run: ReconcileRun,
+    records: Sequence[SourceRecord],
+    candidates: Mapping[str, _Candidate],
+    config: Settings,
+    now: datetime,
+) -> tuple[PageCounts, bool]:
+    """Record the page's findings; (counts, whether every record was old enough to judge)."""
+    counts = PageCounts(records=len(records))
+    object_type = policy.object_type
+    if run.mode == "full":
+        _remember_seen(session, run, claim, policy, records)
+    settled = all(now - r.modified_at >= config.grace for r in records)
+    if not candidates:
+        return counts, settled
+    cids = list(candidates)
+    known = ledger.shadows(session, cids)
+    links = {s: ledger.links_by_canonical(session, s, cids) for s in policy.systems}
+    busy = ledger.busy(session, cids)
+    found: list[Mismatch] = []
+    judged: list[str] = []
+    for cid, candidate in candidates.items():
+        if cid in busy or any(now - r.modified_at < config.grace for r in candidate.records.values()):
+            continue  # a change still on its way: live sync has it
+        states: dict[str, SystemState] = {}
+        for system, record in candidate.records.items():
+            canonical, _ = _canonical(session, system, policy, [record])
+            if record.external_id in canonical:
+                values, times = canonical[record.external_id]
+                states[system] = intake.observed_state(
+                    known.get((cid, system)), policy.mappings.get(system), record, values, times
+                )
+        records_of = {s: links[s][cid] for s in policy.systems if cid in links[s]}
+        mapped = {s: policy.fields_of(s) for s in states}
+        judged.append(cid)
+        found.extend(findings.drift(object_type, cid, policy.rules, states, mapped, records_of))
+        found.extend(_deal_findings(policy, cid, states, records_of, config, now))
+    opened, healable = _record(session, run, found, now)
+    counts.opened += opened
+    counts.closed += _close_unseen(session, object_type, judged, {m.key for m in found}, now)
+    counts.heals += _heal(session, policy, healable, candidates, config, now)
+    return counts, settled
+
+
+def _deal_findings(
+    policy: ObjectPolicy,
+    cid: str,
+    states: Mapping[str, SystemState],
+    records_of: Mapping[str, str],
+    config: Settings,
+    now: datetime,
+) -> list[Mismatch]:
+    found = closed_won.roles(policy) if policy.object_type == "deal" else None
+    if found is None:
+        return []
+    deal, order = states.get(found.sales), states.get(found.erp)
+    placed = order is not None and order.values.get("order_status") == _CONFIRMED
+    result: list[Mismatch] = []
+    if deal is not None:
+        missing = findings.won_without_order(cid, found.sales, deal, placed, now, config.order_sla, records_of)
+        if missing is not None:
+            result.append(missing)
+    if placed and order is not None and (deal is None or deal.values.get("stage") != WON):
+        money, currency = findings.at_stake("deal", order.values)
+        stage = deal.values.get("stage") if deal is not None else None
+        where = f"{stage or 'without a stage'} in {found.sales}" if deal is not None else f"gone from {found.sales}"
+        result.append(Mismatch(
+            kind=Kind.ORDER_WITHOUT_WON, object_type="deal", canonical_id=cid,
+            summary=f"order {order.values.get('order_number') or cid} is confirmed in {found.erp}, the deal is {where}",
+            systems=tuple(sorted(states)), records=dict(records_of),
+            values={found.erp: _CONFIRMED, found.sales: stage, "expected": WON}, money=money, currency=currency,
+        ))  # fmt: skip
+    return result
+
+
+def _record(session: Session, run: ReconcileRun, found: Sequence[Mismatch], now: datetime) -> tuple[int, list[Finding]]:
+    """Upsert the mismatches on their keys; (how many are new, the open ones that may heal)."""
+    if not found:
+        return 0, []
+    unique = {m.key: m for m in found}
+    existing = {
+        f.key: f for f in session.scalars(select(Finding).where(col(Finding.key).in_(list(unique))))
+    }  # fmt: skip
+    stories = trace.correlations(session, {m.canonical_id for m in unique.values()})
+    opened = 0
+    rows: list[Finding] = []
+    for key, mismatch in unique.items():
+        row = existing.get(key)
+        facts = {
+            "systems": list(mismatch.systems), "records": dict(mismatch.records), "values": dict(mismatch.values),
+            "summary": mismatch.summary, "money": float(mismatch.money), "currency": mismatch.currency,
+            "last_seen_at": now, "run_id": run.id,
+        }  # fmt: skip
+        if row is None or row.status in ("healed", "resolved"):
+            opened += 1
+            if row is None:
+                row = Finding(key=key, kind=mismatch.kind.value, object_type=mismatch.object_type,
+                              canonical_id=mismatch.canonical_id, field=mismatch.field, first_seen_at=now,
+                              correlation_id=stories.get(mismatch.canonical_id, mismatch.canonical_id))
+                session.add(row)
+            row.status, row.closed_at, row.first_seen_at, row.heal_op_id, row.healed_by = "open", None, now, None, None
+        for name, value in facts.items():
+            setattr(row, name, value)
+        rows.append(row)
+    session.flush()
+    return opened, [r for r in rows if r.status == "open"]
+
+
+def _close_unseen(session: Session, object_type: str, judged: Sequence[str], seen: set[str], now: datetime) -> int:
+    """Close the open per-record findings of entities read fresh just now that no longer show them."""
+    if not judged:
+        return 0
+    rows = session.scalars(
+        select(Finding).where(
+            col(Finding.status) == "open", col(Finding.object_type) == object_type,
+            col(Finding.canonical_id).in_(list(judged)), col(Finding.kind).in_([k.value for k in _PER_RECORD]),
+        )
+    ).all()  # fmt: skip
+    closed = 0
+    for row in rows:
+        if row.key not in seen:
+            reconciliation.close(row, now)
+            closed += 1
+    return closed
+
+
+def _heal(
+    session: Session,
+    policy: ObjectPolicy,
+    rows: Sequence[Finding],
+    candidates: Mapping[str, _Candidate],
+    config: Settings,
+    now: datetime,
+) -> int:
+    """Heal the open findings whose kind heals on its own and that no heal is on its way for."""
+    chosen = [r for r in rows if config.heals(r.kind) and not reconciliation.heal_on_its_way(session, r)]
+    fresh = {cid: c.records for cid, c in candidates.items()}
+    return reconciliation.heal(session, policy, chosen, reconciliation.HEALER, now, fresh)
+
+
+# -- the end of a lane, the end of a pass ---------------------------------------------------------
+
+
+def _remember_seen(
+    session: Session, run: ReconcileRun, claim: lanes.Claim, policy: ObjectPolicy, records: Sequence[SourceRecord]
+) -> None:
+    rows = [
+        {"run_id": run.id, "system": claim.system, "object_type": claim.object_type, "external_id": r.external_id}
+        for r in records if not r.deleted
+    ]  # fmt: skip
+    statements.insert_ignore(session, ReconcileSeen.__table__, rows, ["run_id", "system", "object_type", "external_id"])  # type: ignore[attr-defined]
+
+
+def _finish_lane(
+    session: Session, claim: lanes.Claim, connectors: Mapping[str, Connector], run: ReconcileRun, now: datetime
+) -> int:
+    """A full lane read its whole table: record the orphans and duplicates only that shows."""
+    if run.mode != "full":
+        return 0
+    found = _orphans(session, claim, connectors[claim.system], run) + _duplicates(session, claim)
+    opened, _ = _record(session, run, found, now)
+    return opened
+
+
+def _orphans(session: Session, claim: lanes.Claim, connector: Connector, run: ReconcileRun) -> list[Mismatch]:
+    """Links of this lane the scan did not see, and a read by id confirms are gone."""
+    seen = select(col(ReconcileSeen.external_id)).where(
+        col(ReconcileSeen.run_id) == run.id, col(ReconcileSeen.system) == claim.system,
+        col(ReconcileSeen.object_type) == claim.object_type,
+    )  # fmt: skip
+    unseen = session.execute(
+        select(col(EntityLink.canonical_id), col(EntityLink.external_id)).where(
+            col(EntityLink.system) == claim.system, col(EntityLink.object_type) == claim.object_type,
+            col(EntityLink.created_at) < run.started_at, col(EntityLink.external_id).not_in(seen),
+        )
+    ).all()  # fmt: skip
+    if not unseen:
+        return []
+    externals = [external for _, external in unseen]
+    alive: set[str] = set()
+    size = max(1, connector.max_batch_size)
+    for start in range(0, len(externals), size):
+        found = connector.read(claim.object_type, externals[start : start + size])
+        alive |= {r.external_id for r in found if not r.deleted}
+    return [
+        Mismatch(
+            kind=Kind.ORPHAN, object_type=claim.object_type, canonical_id=cid, target=claim.system,
+            summary=f"{claim.object_type} {external} is linked but no longer in {claim.system}",
+            systems=(claim.system,), records={claim.system: external}, values={claim.system: None},
+        )
+        for cid, external in unseen if external not in alive
+    ]
+
+
+def _duplicates(session: Session, claim: lanes.Claim) -> list[Mismatch]:
+    """Two records of this system linked to one entity."""
+    doubled = session.execute(
+        select(col(EntityLink.canonical_id), func.count()).where(
+            col(EntityLink.system) == claim.system, col(EntityLink.object_type) == claim.object_type,
+        ).group_by(col(EntityLink.canonical_id)).having(func.count() > 1)
+    ).all()  # fmt: skip
+    result = []
+    for cid, _count in doubled:
+        externals = sorted(session.scalars(
+            select(col(EntityLink.external_id)).where(
+                col(EntityLink.system) == claim.system, col(EntityLink.object_type) == claim.object_type,
+                col(EntityLink.canonical_id) == cid,
+            )
+        ))  # fmt: skip
+        result.append(Mismatch(
+            kind=Kind.DUPLICATE, object_type=claim.object_type, canonical_id=cid, target=claim.system,
+            summary=f"{len(externals)} {claim.object_type} records in {claim.system} are one entity: "
+                    + ", ".join(externals),
+            systems=(claim.system,), records={claim.system: ", ".join(externals)}, values={},
+        ))  # fmt: skip
+    return result
+
+
+def _lane_done(session: Session, run_id: int | None, now: datetime) -> None:
+    """Count this lane's share done; the last one closes the pass."""
+    session.execute(
+        update(ReconcileRun).where(col(ReconcileRun.id) == run_id)
+        .values(lanes_done=col(ReconcileRun.lanes_done) + 1)
+    )
+    run = session.get(ReconcileRun, run_id)
+    if run is None:
+        return
+    session.refresh(run)
+    if run.lanes_done < run.lanes_total:
+        return
+    closed = 0
+    if run.mode == "full":
+        stale = session.scalars(
+            select(Finding).where(col(Finding.status) == "open", col(Finding.last_seen_at) < run.started_at)
+        ).all()
+        for row in stale:
+            reconciliation.close(row, now)
+            closed += 1
+        session.execute(ReconcileSeen.__table__.delete().where(ReconcileSeen.__table__.c.run_id == run_id))  # type: ignore[attr-defined]
+    run.status, run.finished_at = "done", now
+    run.findings_closed += closed
+
+

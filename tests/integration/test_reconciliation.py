@@ -1,0 +1,215 @@
+"""Reconciliation passes over two in-memory systems under the demo policy, on SQLite and PostgreSQL.
+
+Mismatches are planted while the sync lanes are paused (as when webhooks are lost and polling
+lags), so only reconciliation can see them; passes run in the worker as reconcile lanes.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import Engine, func, select, update
+from sqlmodel import col
+
+from console.demo import install_policy
+from sync_core.persistence import lanes
+from sync_core.persistence.database import transaction
+from sync_core.persistence.tables import AuditLog, Finding, Lane, OutboundOp, ReconcileRun, TraceSpan
+from sync_core.services import ledger_engine, reconciliation
+from sync_core.testing import InMemoryConnector, InMemorySystem
+from sync_core.worker import Worker, WorkerConfig, drain
+
+
+def _setup(url: str, page_size: int = 2000) -> tuple[Engine, Worker, InMemorySystem, InMemorySystem]:
+    engine = ledger_engine(url)
+    install_policy(engine)
+    reconciliation.save_settings(engine, "admin", grace=timedelta(0))
+    marketing, sales = InMemorySystem("marketing"), InMemorySystem("sales")
+    connectors = {"marketing": InMemoryConnector(marketing), "sales": InMemoryConnector(sales)}
+    worker = Worker(engine, connectors, WorkerConfig(page_size=page_size))
+    return engine, worker, marketing, sales
+
+
+def _sync(engine: Engine, worker: Worker) -> None:
+    with transaction(engine) as session:
+        lanes.mark_all_due(session, lanes.INBOUND)
+    drain(worker)
+
+
+def _pause_sync(engine: Engine, paused: bool = True) -> None:
+    """Stop (or restart) reading changes: what a lost webhook and a lagging poll look like."""
+    with transaction(engine) as session:
+        session.execute(update(Lane).where(col(Lane.direction) == lanes.INBOUND).values(paused=paused))
+
+
+def _pass(engine: Engine, worker: Worker, mode: str = reconciliation.FULL) -> ReconcileRun:
+    run_id = reconciliation.run_now(engine, "ops@example.com", mode)
+    drain(worker)
+    with transaction(engine) as session:
+        run = session.get(ReconcileRun, run_id)
+        assert run is not None
+        return run
+
+
+def _open(engine: Engine) -> list[Finding]:
+    with transaction(engine) as session:
+        return list(session.scalars(select(Finding).where(col(Finding.status) == "open").order_by(col(Finding.id))))
+
+
+def _converged(engine: Engine, worker: Worker, marketing: InMemorySystem, sales: InMemorySystem) -> list[str]:
+    ids = [
+        marketing.put("contact", {"email": f"p{n}@example.com", "firstname": f"P{n}", "lastname": "Doe"})
+        for n in range(6)
+    ]
+    marketing.put("company", {"name": "Acme Labs", "domain": "acme.example", "industry": "TECHNOLOGY"})
+    _sync(engine, worker)
+    _sync(engine, worker)
+    assert sales.count("contact") == 6
+    return ids
+
+
+def _sales_contact(sales: InMemorySystem, email: str) -> str:
+    return next(i for i, r in sales.all("contact").items() if r["Email"] == email)
+
+
+def test_converged_systems_have_no_findings(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    run = _pass(engine, worker)
+    assert run.status == "done"
+    assert run.lanes_done == run.lanes_total == 4
+    assert run.records_read == 14  # each system's 6 contacts and 1 company, read once
+    assert run.findings_opened == 0
+    assert _open(engine) == []
+    # a converged pass reads each table in pages and nothing else: one scan call per lane
+    assert run.api_calls == 4
+
+
+def test_drift_is_found_once_healed_and_closes(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)
+    # a sales rep overwrites marketing's email (always owner: marketing) and sales' own industry on the
+    # company is blanked... in marketing, where it is not the owner (owner unless blank: sales)
+    rep = _sales_contact(sales, "p1@example.com")
+    sales.put("contact", {"Email": "typo@example.com"}, external_id=rep)
+
+    run = _pass(engine, worker)
+    assert run.findings_opened == 1
+    (finding,) = _open(engine)
+    assert (finding.kind, finding.object_type, finding.field) == ("field_drift", "contact", "email")
+    assert finding.values == {"marketing": "p1@example.com", "sales": "typo@example.com", "expected": "p1@example.com"}
+    assert finding.records["sales"] == rep
+    assert finding.healed_by == reconciliation.HEALER
+    assert finding.heal_op_id is not None
+    # the heal went through the outbox and the worker sent it with the pass
+    assert sales.get("contact", rep)["Email"] == "p1@example.com"  # type: ignore[index]
+    with transaction(engine) as session:
+        op = session.get(OutboundOp, finding.heal_op_id)
+        assert op is not None
+        assert op.status == "done"
+        assert op.payload == {"email": "p1@example.com"}
+        spans = session.scalars(select(TraceSpan).where(col(TraceSpan.name) == "reconcile.heal")).all()
+        assert [s.attributes["finding"] for s in spans] == [finding.id]
+
+    again = _pass(engine, worker)
+    assert again.findings_opened == 0
+    assert again.findings_closed == 1
+    assert _open(engine) == []
+    with transaction(engine) as session:
+        closed = session.get(Finding, finding.id)
+        assert closed is not None
+        assert closed.status == "healed"
+        assert closed.closed_at is not None
+        assert session.scalar(select(func.count()).select_from(Finding)) == 1
+
+
+def test_held_finding_waits_for_a_person(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    reconciliation.save_settings(engine, "admin", healing={"field_drift": "hold"})
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)
+    first, second = _sales_contact(sales, "p1@example.com"), _sales_contact(sales, "p2@example.com")
+    sales.put("contact", {"Email": "one@example.com"}, external_id=first)
+    sales.put("contact", {"Email": "two@example.com"}, external_id=second)
+
+    _pass(engine, worker)
+    held = _open(engine)
+    assert [f.records["sales"] for f in held] == [first, second]
+    assert all(f.heal_op_id is None for f in held)
+    assert sales.get("contact", first)["Email"] == "one@example.com"  # type: ignore[index]
+
+    # the next pass sees the same two: nothing new, nothing doubled
+    assert _pass(engine, worker).findings_opened == 0
+    assert [f.id for f in _open(engine)] == [f.id for f in held]
+
+    # a person heals the first, ignores the second with a reason
+    assert reconciliation.heal_now(engine, [held[0].id or 0], "ops@example.com") == 1
+    assert reconciliation.ignore(engine, [held[1].id or 0], "ops@example.com", "test record, leave it") == 1
+    drain(worker)
+    assert sales.get("contact", first)["Email"] == "p1@example.com"  # type: ignore[index]
+
+    run = _pass(engine, worker)
+    assert run.findings_closed == 1
+    assert _open(engine) == []
+    with transaction(engine) as session:
+        healed, ignored = (session.get(Finding, f.id) for f in held)
+        assert healed is not None
+        assert (healed.status, healed.healed_by) == ("resolved", "ops@example.com")
+        assert ignored is not None
+        assert (ignored.status, ignored.reason) == ("ignored", "test record, leave it")
+        actions = session.scalars(select(col(AuditLog.action)).where(col(AuditLog.action).like("finding.%"))).all()
+        assert sorted(actions) == ["finding.heal", "finding.ignore"]
+
+
+def test_a_deleted_record_is_an_orphan(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    gone = _sales_contact(sales, "p3@example.com")
+    sales.delete("contact", gone)
+    _pass(engine, worker)
+    (orphan,) = _open(engine)
+    assert (orphan.kind, orphan.records) == ("orphan", {"sales": gone})
+
+
+def test_an_interrupted_pass_resumes_without_losing_or_doubling(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url, page_size=2)
+    reconciliation.save_settings(engine, "admin", healing={"field_drift": "hold"})
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)
+    for n in range(0, 6, 2):
+        sales.put("contact", {"Title": "planted"}, external_id=_sales_contact(sales, f"p{n}@example.com"))
+        marketing_id = next(i for i, r in marketing.all("contact").items() if r["email"] == f"p{n + 1}@example.com")
+        marketing.put("contact", {"email": f"moved{n}@example.com"}, external_id=marketing_id)
+
+    run_id = reconciliation.run_now(engine, "ops@example.com")
+    # a worker takes the sales contacts lane, reads one page of two and dies holding the lease
+    doomed = Worker(engine, worker.connectors, WorkerConfig(page_size=2, max_pages_per_run=1, lease_seconds=1))
+    target = (
+        (col(Lane.direction) == lanes.RECONCILE) & (col(Lane.system) == "sales") & (col(Lane.object_type) == "contact")
+    )
+    with transaction(engine) as session:
+        session.execute(update(Lane).where(~target).values(due_at=None))
+    assert doomed.run_once()
+    with transaction(engine) as session:
+        lane = session.scalars(select(Lane).where(target)).one()
+        assert reconciliation.Position.parse(lane.cursor).after is not None  # half way
+        session.execute(update(Lane).where(target).values(due_at=func.now()))
+        claim = lanes.claim(session, "doomed/0", 1)
+        assert claim is not None
+        assert claim.lane_id == lane.id
+    time.sleep(1.5)
+    with transaction(engine) as session:
+        session.execute(update(Lane).where(col(Lane.direction) == lanes.RECONCILE).values(due_at=func.now()))
+    drain(worker)
+    with transaction(engine) as session:
+        run = session.get(ReconcileRun, run_id)
+        assert run is not None
+        assert run.status == "done"
+    found = _open(engine)
+    # marketing's emails are marketing's (owner): sales lacks them; sales' titles are two-way: marketing lacks them
+    expected = [("email", "sales")] * 3 + [("title", "marketing")] * 3
+    assert sorted((f.field, f.key.split(":")[3]) for f in found) == expected
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Finding)) == 6
