@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bench.engine import write_section
+from console.demo_crm import share_sales_team
 
 SECRET = "bench-secret"
 
@@ -126,7 +127,7 @@ def run(seconds: float, deals: int) -> str:
         for event in ("contact.creation", "contact.propertyChange"):
             hs.post("/webhooks/subscriptions", json={"eventType": event})
         install_lead_to_cash(engine)
-        people = [str(p["id"]) for p in sf.get("/users").json()["people"]][:3]
+        people = share_sales_team(urls["hubspot"], urls["salesforce"], urls["ca"])[:3]
         lead_handoff.save_rules(engine, HandoffRules(assignment=Assignment(owners=tuple(people))), "bench")
         connectors = build({
             "hubspot": {"kind": "hubspot", "base_url": urls["hubspot"], "token": "sandbox-token",

@@ -102,9 +102,8 @@ def connect(engine: Engine, sandboxes: Sandboxes, key: str, console_url: str | N
         {"api_key": "sandbox-key"}, key, "demo",
     )
     install_lead_to_cash(engine)
-    # New leads go to the sales team in turn.
-    people = httpx.get(f"{sandboxes.salesforce_url}/__sandbox__/users", verify=str(sandboxes.ca_file)).json()
-    owners = tuple(str(p["id"]) for p in people.get("people", []))[:3]
+    # The sales team uses both CRMs; new leads go to them in turn.
+    owners = tuple(share_sales_team(sandboxes.hubspot_url, sandboxes.salesforce_url, str(sandboxes.ca_file)))[:3]
     if owners:
         lead_handoff.save_rules(engine, HandoffRules(assignment=Assignment(owners=owners)), "demo")
     if console_url is None:
@@ -114,6 +113,19 @@ def connect(engine: Engine, sandboxes: Sandboxes, key: str, console_url: str | N
     for event in ("contact.creation", "contact.propertyChange", "company.creation", "company.propertyChange",
                   "deal.creation", "deal.propertyChange"):  # fmt: skip
         httpx.post(f"{control}/subscriptions", json={"eventType": event})
+
+
+def share_sales_team(hubspot_url: str, salesforce_url: str, ca_file: str) -> list[str]:
+    """Give Salesforce's sales people a HubSpot user too (owners are matched by email); their emails."""
+    people = httpx.get(f"{salesforce_url}/__sandbox__/users", verify=ca_file).json().get("people", [])
+    emails = []
+    for person in people:
+        first, _, last = str(person.get("name") or "").partition(" ")
+        answer = httpx.post(f"{hubspot_url}/__sandbox__/owners",
+                            json={"email": person["email"], "firstName": first, "lastName": last})  # fmt: skip
+        answer.raise_for_status()
+        emails.append(str(person["email"]).lower())
+    return emails
 
 
 _FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim", "Margaret"]

@@ -31,8 +31,12 @@ def hubspot_salesforce_mappings(hubspot: str = HUBSPOT, salesforce: str = SALESF
 
 def hubspot_salesforce_rules(hubspot: str = HUBSPOT, salesforce: str = SALESFORCE) -> dict[str, list[FieldRule]]:
     """What a HubSpot-plus-Salesforce company expects: people's names and emails both ways,
-    attribution and scoring from marketing, accounts and firmographics from sales, and each
-    system's record ids written back to the other."""
+    attribution and scoring from marketing, accounts, firmographics, owners and deals from sales,
+    and each system's record ids written back to the other.
+
+    An owner is a person, known to both systems by email: a record whose owner has no user (or
+    owner) in the system it is written to is a mapping error there (see sync_core/domain/people.py).
+    """
     ids = [
         FieldRule("hubspot_id", Rule.ALWAYS_OWNER, hubspot),
         FieldRule("salesforce_id", Rule.ALWAYS_OWNER, salesforce),
@@ -45,6 +49,8 @@ def hubspot_salesforce_rules(hubspot: str = HUBSPOT, salesforce: str = SALESFORC
             FieldRule("phone", Rule.TWO_WAY),
             FieldRule("industry", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("annual_revenue", Rule.OWNER_UNLESS_BLANK, salesforce),
+            # Owners are people, matched by email: sales assigns accounts, people and deals.
+            FieldRule("owner", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("city", Rule.TWO_WAY),
             FieldRule("country", Rule.TWO_WAY),
             FieldRule("street", Rule.OWNER_UNLESS_BLANK, salesforce),
@@ -62,6 +68,7 @@ def hubspot_salesforce_rules(hubspot: str = HUBSPOT, salesforce: str = SALESFORC
             FieldRule("lifecycle_stage", Rule.ALWAYS_OWNER, hubspot),
             FieldRule("lead_score", Rule.ALWAYS_OWNER, hubspot),
             FieldRule("company_id", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("owner", Rule.OWNER_UNLESS_BLANK, salesforce),
         ],
         # Sales works deals in Salesforce; HubSpot shows them.
         "deal": [
@@ -73,6 +80,9 @@ def hubspot_salesforce_rules(hubspot: str = HUBSPOT, salesforce: str = SALESFORC
             FieldRule("stage", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("close_date", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("company_id", Rule.OWNER_UNLESS_BLANK, salesforce),
+            # The people on the deal (contact roles, associations): Salesforce's list, HubSpot's until it has one.
+            FieldRule("contact_ids", Rule.OWNER_UNLESS_BLANK, salesforce),
+            FieldRule("owner", Rule.OWNER_UNLESS_BLANK, salesforce),
             FieldRule("lines", Rule.DONT_SYNC),  # the closed-won flow carries them to the ERP order
         ],
     }
@@ -86,7 +96,6 @@ def lead_to_cash_rules(
     rules = hubspot_salesforce_rules(hubspot, salesforce)
     rules["contact"] += [
         FieldRule("company_name", Rule.OWNER_UNLESS_BLANK, salesforce),  # a lead needs one: never blanked
-        FieldRule("owner", Rule.OWNER_UNLESS_BLANK, salesforce),
         *[FieldRule(name, Rule.ALWAYS_OWNER, salesforce)
           for name in ("lead_status", "converted_company_id", "converted_deal_id")],
     ]  # fmt: skip

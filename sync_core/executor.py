@@ -208,15 +208,16 @@ def _referenced(
         return fields
     resolved = dict(fields)
     for name, referenced_type in references.items():
-        value = fields.get(name)
-        if value in (None, ""):
-            continue
-        if str(value) not in external:
-            problem = f"{target} has no {referenced_type} {value} yet for {object_type} {name}"
-            if str(value) in queued:
-                raise WaitingError(problem + " (its write is queued)", retry_after=WAIT_SECONDS)
-            raise RetryableError(problem)
-        resolved[name] = external[str(value)]
+        ids = records.reference_ids(fields.get(name))
+        for value in ids:
+            if value not in external:
+                problem = f"{target} has no {referenced_type} {value} yet for {object_type} {name}"
+                if value in queued:
+                    raise WaitingError(problem + " (its write is queued)", retry_after=WAIT_SECONDS)
+                raise RetryableError(problem)
+        if ids:
+            many = isinstance(fields[name], list | tuple)
+            resolved[name] = [external[i] for i in ids] if many else external[ids[0]]
     return resolved
 
 
@@ -318,8 +319,8 @@ def run_batch(
         policy = load(session, claim.object_type)
         cids = [g.canonical_id for g in groups]
         referenced = {
-            str(g.fields[name]) for g in groups for name in records.REFERENCES.get(claim.object_type, {})
-            if g.fields.get(name) not in (None, "")
+            i for g in groups for name in records.REFERENCES.get(claim.object_type, {})
+            for i in records.reference_ids(g.fields.get(name))
         }
         external = ledger.links_by_canonical(session, claim.system, [*cids, *referenced])
         queued = _queued(session, claim.system, referenced - set(external))

@@ -116,17 +116,20 @@ def resolve_references(
     """
     unresolved: dict[str, list[tuple[str, str]]] = {}
     for field_name, target_type in records.REFERENCES.get(object_type, {}).items():
-        wanted = {str(v[field_name]) for v, _ in canonical.values() if v.get(field_name) not in (None, "")}
+        wanted = {i for v, _ in canonical.values() for i in records.reference_ids(v.get(field_name))}
         linked = ledger.links_by_external(session, system, target_type, wanted)
         for external_id, (values, _) in canonical.items():
-            if field_name not in values or values[field_name] in (None, ""):
+            ids = records.reference_ids(values.get(field_name))
+            if not ids:
                 continue
-            found = linked.get(str(values[field_name]))
-            if found is None:
-                unresolved.setdefault(external_id, []).append((target_type, str(values[field_name])))
+            missing = [i for i in ids if i not in linked]
+            if missing:
+                unresolved.setdefault(external_id, []).extend((target_type, i) for i in missing)
                 del values[field_name]
+            elif isinstance(values[field_name], list | tuple):
+                values[field_name] = sorted({linked[i] for i in ids})  # a set of references: one order
             else:
-                values[field_name] = found
+                values[field_name] = linked[ids[0]]
     return unresolved
 
 

@@ -21,8 +21,10 @@ from hubspot.crm.associations.v4 import (
     ApiException as AssociationsApiException,
 )
 from hubspot.crm.associations.v4 import (
+    BatchInputPublicAssociationMultiArchive,
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
+    PublicAssociationMultiArchive,
     PublicDefaultAssociationMultiPost,
     PublicFetchAssociationsBatchRequest,
 )
@@ -43,6 +45,7 @@ from hubspot.crm.objects import (
 from hubspot.crm.objects import (
     Configuration as ModelConfiguration,
 )
+from hubspot.crm.owners import ApiException as OwnersApiException
 from hubspot.crm.properties import ApiException as PropertiesApiException
 from hubspot.exceptions import InvalidSignatureTimestampError
 from hubspot.utils.signature import Signature
@@ -63,7 +66,7 @@ def signature_is_valid(secret: str, signature: str, method: str, uri: str, body:
         return False
 
 
-_API_ERRORS = (ObjectsApiException, AssociationsApiException, PropertiesApiException)
+_API_ERRORS = (ObjectsApiException, AssociationsApiException, PropertiesApiException, OwnersApiException)
 _PREFIX = "x-hubspot-ratelimit-"
 
 
@@ -145,6 +148,7 @@ class HubSpotClient:
         self._search = crm.objects.search_api
         self._properties = crm.properties.core_api
         self._associations = crm.associations.v4.batch_api
+        self._owners = crm.owners.owners_api
         # Every request model built without a configuration deep-copies the default one (a large share
         # of a batch's CPU): the batch models share one copy, made once.
         self._models = ModelConfiguration.get_default_copy()
@@ -229,6 +233,18 @@ class HubSpotClient:
             PublicDefaultAssociationMultiPost(_from={"id": a}, to={"id": b}) for a, b in pairs
         ])
         return self._call(self._associations.create_default, from_type, to_type, body)
+
+    def dissociate(self, from_type: str, to_type: str, links: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """Remove the associations from each record to the given ones (v4 batch archive), at most 100 records."""
+        body = BatchInputPublicAssociationMultiArchive(inputs=[
+            PublicAssociationMultiArchive(_from={"id": a}, to=[{"id": b} for b in targets])
+            for a, targets in links.items()
+        ])
+        return self._call(self._associations.archive, from_type, to_type, body)
+
+    def owners(self, *, archived: bool = False, after: str | None = None, limit: int = 500) -> dict[str, Any]:
+        """One page of the account's owners (GET /crm/v3/owners), the active ones or the archived ones."""
+        return self._call(self._owners.get_page, archived=archived, after=after, limit=limit)
 
     def associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, Any]:
         """The records of `to_type` each of `ids` is associated with (v4 batch read), at most 1,000 ids."""

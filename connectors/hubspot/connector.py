@@ -12,8 +12,11 @@ from connectors.hubspot.client import FilterSpec, HubSpotClient
 from connectors.hubspot.errors import entry_keys, from_batch_error
 from connectors.hubspot.mapping import (
     COMPANY_ASSOCIATION,
+    CONTACT_ASSOCIATIONS,
+    DEAL_ASSOCIATIONS,
     ID_PROPERTY,
     MODIFIED_PROPERTY,
+    OWNER_PROPERTY,
     SERVER_PROPERTIES,
     SYSTEM,
     default_mappings,
@@ -26,6 +29,8 @@ from connectors.hubspot.mapping import (
 from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import ErrorCategory, PermanentError, RetryableError, SyncError
 from sync_core.domain.mapping import ObjectMapping
+from sync_core.domain.ownership import is_blank
+from sync_core.domain.people import Directory, Person
 from sync_core.domain.quota import ApiUsage
 from sync_core.ports import Clock
 
@@ -35,6 +40,10 @@ MAX_BATCH = 100
 MAX_SEARCH_PAGE = 200
 # https://developers.hubspot.com/docs/api-reference/latest/crm/objects/objects/get-objects: 100 records per list page
 MAX_LIST_PAGE = 100
+# https://developers.hubspot.com/docs/api-reference/crm-owners-v3/guide: up to 500 owners per page
+OWNERS_PAGE = 500
+# v4 associations batch read: up to 1,000 ids per call
+MAX_ASSOCIATION_READ = 1000
 
 
 class _WallClock:
@@ -95,6 +104,8 @@ class HubSpotConnector:
         # `now - index_lag`, so a record indexed late is not skipped by a cursor already past it.
         self._lag = timedelta(seconds=index_lag_seconds)
         self._clock: Clock = clock or _WallClock()
+        # Owners cross systems as their email: owner ids are translated through the owners API.
+        self._owners = Directory(name, self._load_owners, self._clock.now)
 
     @property
     def api_calls(self) -> int:
@@ -147,7 +158,7 @@ class HubSpotConnector:
                 has_more = self._read_tie(name, object_type, stamp, properties, state, room, records)
             if not has_more:
                 break
-        return ChangePage(tuple(self._with_companies(object_type, records)), state.dump(), has_more)
+        return ChangePage(tuple(self._translated(object_type, records)), state.dump(), has_more)
 
     def _read_window(
         self, name: str, object_type: str, stamp: str, properties: list[str], state: ChangeCursor, until: int,
@@ -217,31 +228,74 @@ class HubSpotConnector:
                 if entry.get("category") != "OBJECT_NOT_FOUND":
                     raise from_batch_error(entry)
             found.extend(source_record(object_type, r) for r in answer.get("results") or [])
-        return self._with_companies(object_type, found)
+        return self._translated(object_type, found)
 
     def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
         """Live records in id order through the objects list endpoint (not search: no 10,000-result cap and
         no search rate), at most 100 per call; `after` is HubSpot's own paging token. Deals also cost the
-        association read that gives them their company, as in read_changes."""
+        association reads that give them their company and contacts, as in read_changes."""
         name = hubspot_object(object_type)
         properties = read_properties(object_type, self._mappings.get(object_type))
         size = min(max(1, limit), MAX_LIST_PAGE)
         answer = self._client.list_objects(name, limit=size, after=after, properties=properties)["body"]
         records = [source_record(object_type, r) for r in answer.get("results") or []]
         following = ((answer.get("paging") or {}).get("next") or {}).get("after")
-        return ScanPage(tuple(self._with_companies(object_type, records)), str(following) if following else None)
+        return ScanPage(tuple(self._translated(object_type, records)), str(following) if following else None)
 
-    def _with_companies(self, object_type: str, records: list[SourceRecord]) -> list[SourceRecord]:
-        """Deals with the company they are associated with (one call per 1,000 deals), as `associatedcompanyid`."""
+    def _translated(self, object_type: str, records: list[SourceRecord]) -> list[SourceRecord]:
+        """Records as the engine reads them: owners as emails, deals with their associations."""
+        return self._with_associations(object_type, [self._owned(r) for r in records])
+
+    def _owned(self, record: SourceRecord) -> SourceRecord:
+        """The owner id as the owner's email; an owner HubSpot no longer lists is left out (read as unknown)."""
+        owner = record.fields.get(OWNER_PROPERTY)
+        if is_blank(owner):
+            return record
+        email = self._owners.email_of(str(owner))
+        fields = {k: v for k, v in record.fields.items() if k != OWNER_PROPERTY}
+        return replace(record, fields=fields if email is None else {**fields, OWNER_PROPERTY: email})
+
+    def _load_owners(self) -> list[Person]:
+        """Every owner of the account, the archived ones too (their records still name them)."""
+        people: list[Person] = []
+        for archived in (False, True):
+            after: str | None = None
+            while True:
+                answer = self._client.owners(archived=archived, after=after, limit=OWNERS_PAGE)["body"]
+                people.extend(Person(str(o["id"]), o.get("email"), active=not archived)
+                              for o in answer.get("results") or [])  # fmt: skip
+                after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        return people
+
+    def _with_associations(self, object_type: str, records: list[SourceRecord]) -> list[SourceRecord]:
+        """Deals with their company (the lowest associated id, as `associatedcompanyid`) and their contacts (as
+        `associatedcontactids`, None for none): one call per 1,000 deals and associated object."""
         if object_type != "deal" or not records:
             return records
-        companies: dict[str, str | None] = {r.external_id: None for r in records}
-        for chunk in _chunks(list(companies), 1000):
-            answer = self._client.associations("deals", "companies", chunk)["body"]
+        found = {field: self._associated("deals", to, [r.external_id for r in records])
+                 for field, to in DEAL_ASSOCIATIONS.items()}  # fmt: skip
+        companies, contacts = found[COMPANY_ASSOCIATION], found[CONTACT_ASSOCIATIONS]
+
+        def first(ids: list[str]) -> str | None:
+            return ids[0] if ids else None
+
+        return [
+            replace(r, fields={**r.fields, COMPANY_ASSOCIATION: first(companies[r.external_id]),
+                               CONTACT_ASSOCIATIONS: contacts[r.external_id] or None})
+            for r in records
+        ]  # fmt: skip
+
+    def _associated(self, from_name: str, to_name: str, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The ids each record is associated with, in ascending order."""
+        linked: dict[str, list[str]] = {i: [] for i in ids}
+        for chunk in _chunks(list(linked), MAX_ASSOCIATION_READ):
+            answer = self._client.associations(from_name, to_name, chunk)["body"]
             for result in answer.get("results") or []:
-                linked = sorted(int(to["toObjectId"]) for to in result.get("to") or [])
-                companies[str(result["from"]["id"])] = str(linked[0]) if linked else None
-        return [replace(r, fields={**r.fields, COMPANY_ASSOCIATION: companies[r.external_id]}) for r in records]
+                targets = sorted(int(to["toObjectId"]) for to in result.get("to") or [])
+                linked[str(result["from"]["id"])] = [str(t) for t in targets]
+        return linked
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -252,12 +306,12 @@ class HubSpotConnector:
         outcome (timeout, 5xx after commit) update the record it created instead of creating another.
         """
         name = hubspot_object(object_type)
-        merged = _merge(writes)
-        sending = merged
-        if object_type == "deal":  # a deal's company is an association, written after the deal
-            sending = [replace(w, fields={k: v for k, v in w.fields.items() if k != COMPANY_ASSOCIATION})
-                       for w in merged]  # fmt: skip
         outcomes: dict[str, WriteResult] = {}
+        merged = self._with_owner_ids(_merge(writes), outcomes)
+        sending = merged
+        if object_type == "deal":  # a deal's company and contacts are associations, written after the deal
+            sending = [replace(w, fields={k: v for k, v in w.fields.items() if k not in DEAL_ASSOCIATIONS})
+                       for w in merged]  # fmt: skip
         updates = [w for w in sending if w.external_id]
         upserts = [w for w in sending if not w.external_id]
         for chunk in _chunks(updates, MAX_BATCH):
@@ -266,7 +320,52 @@ class HubSpotConnector:
             self._send(name, "upsert", chunk, outcomes)
         if object_type == "deal":
             self._associate_companies(merged, outcomes)
+            self._set_contacts(merged, outcomes)
         return [outcomes[w.canonical_id] for w in writes]
+
+    def _with_owner_ids(self, writes: Sequence[WriteRequest], outcomes: dict[str, WriteResult]) -> list[WriteRequest]:
+        """Writes with the owner's email as its owner id; a write naming a person with no active owner in
+        HubSpot fails alone (a mapping error) and is not sent."""
+        ready: list[WriteRequest] = []
+        for write in writes:
+            owner = write.fields.get(OWNER_PROPERTY)
+            if is_blank(owner):
+                ready.append(write)
+                continue
+            try:
+                owner_id = self._owners.require_id(str(owner))
+            except PermanentError as error:
+                outcomes[write.canonical_id] = WriteResult(write.canonical_id, write.external_id, error=error)
+                continue
+            ready.append(replace(write, fields={**write.fields, OWNER_PROPERTY: owner_id}))
+        return ready
+
+    def _set_contacts(self, writes: Sequence[WriteRequest], outcomes: dict[str, WriteResult]) -> None:
+        """Deals written with contacts get exactly those contacts: missing associations added, others removed.
+
+        The policy decides whose list a deal carries; keeping HubSpot's extra contacts would read back as a
+        change of HubSpot's and undo that decision.
+        """
+        wanted: dict[str, tuple[str, list[str]]] = {}  # deal id -> (canonical id, its contacts)
+        for write in writes:
+            outcome = outcomes.get(write.canonical_id)
+            if CONTACT_ASSOCIATIONS in write.fields and outcome is not None and outcome.ok:
+                contacts = [str(c) for c in write.fields[CONTACT_ASSOCIATIONS] or []]
+                wanted[str(outcome.external_id)] = (write.canonical_id, contacts)
+        if not wanted:
+            return
+        try:
+            held = self._associated("deals", "contacts", list(wanted))
+            adding = [(deal, contact) for deal, (_, contacts) in wanted.items()
+                      for contact in contacts if contact not in held[deal]]  # fmt: skip
+            removing = {deal: [c for c in held[deal] if c not in contacts] for deal, (_, contacts) in wanted.items()}
+            removing = {deal: gone for deal, gone in removing.items() if gone}
+            self.associate("deal", "contact", adding)
+            for chunk in _chunks(list(removing), MAX_BATCH):
+                self._client.dissociate("deals", "contacts", {deal: removing[deal] for deal in chunk})
+        except SyncError as error:
+            for deal, (canonical, _) in wanted.items():
+                outcomes[canonical] = WriteResult(canonical, deal, error=error)
 
     def _associate_companies(self, writes: Sequence[WriteRequest], outcomes: dict[str, WriteResult]) -> None:
         """Deals written with a company get that association (a deal keeps its earlier ones, as in HubSpot)."""

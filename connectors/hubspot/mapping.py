@@ -13,7 +13,14 @@ from sync_core.domain.mapping import FieldMap, ObjectMapping
 
 SYSTEM = "hubspot"
 COMPANY_ASSOCIATION = "associatedcompanyid"  # contacts have it as a property; for deals the connector keeps it
+# A deal's contacts are v4 associations, not a property: the connector reads and writes them under this name.
+CONTACT_ASSOCIATIONS = "associatedcontactids"
+# The owner property holds an owner id (GET /crm/v3/owners); the connector reads and writes the owner's email.
+OWNER_PROPERTY = "hubspot_owner_id"
 ID_PROPERTY = "revline_id"  # the unique custom property Revline upserts by (the canonical id)
+
+# What a deal holds as associations (read and written apart from its properties): field -> associated object.
+DEAL_ASSOCIATIONS = {COMPANY_ASSOCIATION: "companies", CONTACT_ASSOCIATIONS: "contacts"}
 
 OBJECT_NAMES = {
     "company": "companies",
@@ -152,6 +159,7 @@ def default_mappings() -> list[ObjectMapping]:
             FieldMap("city", "city"),
             FieldMap("country", "country"),
             FieldMap("annual_revenue", "annualrevenue"),
+            FieldMap("owner", OWNER_PROPERTY),
             FieldMap("street", "address"),
             FieldMap("postal_code", "zip"),
             FieldMap("vat_number", "revline_vat_number"),
@@ -180,6 +188,7 @@ def default_mappings() -> list[ObjectMapping]:
             # The company as the person gave it (a form field), and the lead's status as sales works it.
             FieldMap("company_name", "company"),
             FieldMap("lead_status", "hs_lead_status", LEAD_STATUSES),
+            FieldMap("owner", OWNER_PROPERTY),
         )),
         # The ERP's catalogue, published: what sales can put on a deal.
         ObjectMapping(SYSTEM, "product", (
@@ -195,8 +204,11 @@ def default_mappings() -> list[ObjectMapping]:
             FieldMap("currency", "deal_currency_code"),
             FieldMap("stage", "dealstage", DEAL_STAGES),
             FieldMap("close_date", "closedate"),
-            # The deal's company is an association, not a property: the connector reads and writes it.
+            # The deal's company and contacts are associations, not properties: the connector reads and
+            # writes them. The owner is the owner's email: the connector translates it to and from an owner id.
             FieldMap("company_id", COMPANY_ASSOCIATION),
+            FieldMap("contact_ids", CONTACT_ASSOCIATIONS),
+            FieldMap("owner", OWNER_PROPERTY),
             FieldMap("order_number", "revline_order_number"),
             FieldMap("order_status", "revline_order_status", ORDER_STATUSES),
             FieldMap("delivery_status", "revline_delivery_status", DELIVERY_STATUSES),
@@ -217,6 +229,7 @@ def read_properties(object_type: str, mapping: ObjectMapping | None) -> list[str
     """The properties to ask HubSpot for: the mapped ones, Revline's own, and the modification stamp."""
     name = hubspot_object(object_type)
     fields = [fm.vendor for fm in mapping.fields] if mapping else list(_DEFAULT_READ.get(name, ()))
+    fields = [f for f in fields if not (name == "deals" and f in DEAL_ASSOCIATIONS)]
     extra = [ID_PROPERTY, "salesforce_id", MODIFIED_PROPERTY[name], "hs_object_id"]
     return list(dict.fromkeys([*fields, *extra]))
 

@@ -206,6 +206,21 @@ class SalesforceClient:
             ),
         )
 
+    def create_collection(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """POST /composite/sobjects: creates, at most 200 records, one API call, allOrNone false."""
+        body = {"allOrNone": False, "records": list(records)}
+        return self.call(
+            "create", lambda sf: cast(list[dict[str, Any]], sf.restful("composite/sobjects", method="POST", json=body))
+        )
+
+    def delete_collection(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """DELETE /composite/sobjects?ids=: at most 200 records, one API call, allOrNone false."""
+        params = {"ids": ",".join(ids), "allOrNone": "false"}
+        return self.call(
+            "delete",
+            lambda sf: cast(list[dict[str, Any]], sf.restful("composite/sobjects", method="DELETE", params=params)),
+        )
+
     def update_collection(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """PATCH /composite/sobjects: updates by Id, at most 200 records, one API call, allOrNone false."""
         body = {"allOrNone": False, "records": list(records)}

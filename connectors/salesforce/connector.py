@@ -14,11 +14,13 @@ from connectors.salesforce.config import SalesforceConfig
 from connectors.salesforce.cursor import ChangeCursor
 from connectors.salesforce.mapping import (
     CONTACT,
+    CONTACT_ROLES,
     CONVERSION_FIELDS,
     LEAD,
     LEAD_ONLY,
     LEAD_PREFIX,
     LINES,
+    OWNER,
     PRICE,
     REVLINE_ID,
     conversion_record,
@@ -36,6 +38,8 @@ from connectors.salesforce.mapping import (
 )
 from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import ErrorCategory, PermanentError, RetryableError, SyncError
+from sync_core.domain.ownership import is_blank
+from sync_core.domain.people import Directory, Person
 from sync_core.domain.quota import ApiUsage
 from sync_core.ports import Clock
 
@@ -97,6 +101,8 @@ class SalesforceConnector:
         self._client = SalesforceClient(config, self._clock)
         self._columns: dict[str, tuple[str, ...]] = {}
         self._book: str | None = None  # the standard price book's Id, read once
+        # Owners cross systems as their email: OwnerIds are translated through the org's users.
+        self._users = Directory(name, self._load_users, self._clock.now)
 
     @property
     def api_calls(self) -> int:
@@ -179,7 +185,7 @@ class SalesforceConnector:
         )
         rows = self._client.query(soql, include_deleted=True)  # queryAll: deletions are changes too
         fresh = [r for r in rows if state.is_new(str(r["Id"]), str(r["SystemModstamp"]))][:limit]
-        fresh = self._with_prices(sobject, self._with_lines(sobject, fresh))
+        fresh = self._with_prices(sobject, self._with_roles(sobject, self._with_lines(sobject, fresh)))
         following = state.after(((str(r["Id"]), str(r["SystemModstamp"])) for r in fresh), overlap)
         return ChangePage(tuple(self._records(sobject, fresh)), following.encode(), has_more=len(rows) >= fetch)
 
@@ -187,6 +193,7 @@ class SalesforceConnector:
         """Rows as SourceRecords; a converted Lead becomes news of its Contact (the lead itself is gone), and
         a Contact a lead was converted into carries that conversion (read again, it still tells it)."""
         user = self._client.user_id
+        rows = [self._owned(r) for r in rows]
         if sobject == CONTACT and self.config.leads:
             rows = self._with_conversions(rows)
         if sobject != LEAD:
@@ -210,8 +217,47 @@ class SalesforceConnector:
             for chunk in _chunks(some, READ_CHUNK):
                 quoted = ", ".join(soql_string(i) for i in chunk)
                 soql = f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE Id IN ({quoted})"
-                rows = self._with_prices(sobject, self._with_lines(sobject, self._client.query(soql)))
+                rows = self._client.query(soql)
+                rows = self._with_prices(sobject, self._with_roles(sobject, self._with_lines(sobject, rows)))
                 found.extend(self._records(sobject, rows))
+        return found
+
+    def _owned(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row with its owner as the user's email. A record Revline's integration user owns has no owner
+        of its own (Salesforce gave it one on create): it reads as unowned. An owner that is not a user with
+        an email (a lead queue) is left out: it reads as unknown, and no other system's owner is cleared."""
+        owner = row.get(OWNER)
+        if is_blank(owner):
+            return row
+        if owner == self._client.user_id:
+            return {**row, OWNER: None}
+        email = self._users.email_of(str(owner))
+        if email is None:
+            return {k: v for k, v in row.items() if k != OWNER}
+        return {**row, OWNER: email}
+
+    def _load_users(self) -> list[Person]:
+        """Every user of the org, active or not (inactive ones still own records)."""
+        rows = self._client.query("SELECT Id, Email, IsActive FROM User")
+        return [Person(str(r["Id"]), r.get("Email"), bool(r.get("IsActive"))) for r in rows]
+
+    def _with_roles(self, sobject: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Opportunities with their contacts, from their contact roles (one query per 200 opportunities)."""
+        if sobject != "Opportunity" or not rows:
+            return rows
+        contacts = self._roles([str(r["Id"]) for r in rows])
+        return [{**r, CONTACT_ROLES: sorted({c for _, c in contacts[str(r["Id"])]}) or None} for r in rows]
+
+    def _roles(self, opportunities: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """Opportunity Id -> its contact roles as (role Id, ContactId)."""
+        found: dict[str, list[tuple[str, str]]] = {o: [] for o in opportunities}
+        for chunk in _chunks(list(found), READ_CHUNK):
+            quoted = ", ".join(soql_string(i) for i in chunk)
+            for role in self._client.query(
+                f"SELECT Id, OpportunityId, ContactId FROM OpportunityContactRole WHERE OpportunityId IN ({quoted})"
+                " ORDER BY OpportunityId, Id"
+            ):  # fmt: skip
+                found[str(role["OpportunityId"])].append((str(role["Id"]), str(role["ContactId"])))
         return found
 
     def _with_conversions(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -301,7 +347,8 @@ class SalesforceConnector:
     def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
         """Live records in Id order, `SELECT ... WHERE Id > after ORDER BY Id LIMIT n`, at most 2,000 per call.
 
-        Records come as read() gives them: Opportunities with their lines, products with their standard
+        Records come as read() gives them, owners as emails: Opportunities with their lines and contact roles,
+        products with their standard
         price, Contacts with the conversion of the lead that became them, each read for the whole page in
         one range query on the page's first and last Id. With `leads` on, people are Contacts, then the
         Leads not yet converted (a converted Lead lives on as its Contact), in one Id order. A page shorter
@@ -336,9 +383,10 @@ class SalesforceConnector:
         if not rows:
             return []
         if sobject == "Opportunity":
-            rows = self._page_lines(rows)
+            rows = self._page_roles(self._page_lines(rows))
         elif sobject == "Product2":
             rows = self._page_prices(rows)
+        rows = [self._owned(r) for r in rows]
         user = self._client.user_id
         if sobject == CONTACT and self.config.leads:
             rows = self._page_conversions(rows)
@@ -358,6 +406,14 @@ class SalesforceConnector:
         ):  # fmt: skip
             lines.get(str(line["OpportunityId"]), []).append(line_of(line))
         return [{**r, LINES: lines[str(r["Id"])]} for r in rows]
+
+    def _page_roles(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        contacts: dict[str, set[str]] = {str(r["Id"]): set() for r in rows}
+        for role in self._client.query(
+            f"SELECT Id, OpportunityId, ContactId FROM OpportunityContactRole WHERE {self._span('OpportunityId', rows)}"
+        ):  # fmt: skip
+            contacts.get(str(role["OpportunityId"]), set()).add(str(role["ContactId"]))
+        return [{**r, CONTACT_ROLES: sorted(contacts[str(r["Id"])]) or None} for r in rows]
 
     def _page_prices(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         book = soql_string(self._standard_book())
@@ -387,6 +443,70 @@ class SalesforceConnector:
         """
         if not writes:
             return []
+        results: dict[int, WriteResult] = {}
+        ready: list[tuple[int, WriteRequest]] = []
+        for index, write in enumerate(writes):
+            try:
+                ready.append((index, self._with_owner_id(write)))
+            except PermanentError as error:  # no user for the owner: this record fails alone, unsent
+                results[index] = WriteResult(write.canonical_id, write.external_id, error=error)
+        if ready:
+            sending = [w for _, w in ready]
+            if object_type == "deal":
+                bare = [replace(w, fields={k: v for k, v in w.fields.items() if k != CONTACT_ROLES}) for w in sending]
+                written = self._set_roles(sending, self._write(object_type, bare))
+            else:
+                written = self._write(object_type, sending)
+            results.update(zip((i for i, _ in ready), written, strict=True))
+        return [results[i] for i in range(len(writes))]
+
+    def _with_owner_id(self, write: WriteRequest) -> WriteRequest:
+        """The write with its owner's email as that user's Id; PermanentError (mapping) when the org has no
+        active user with that email. A blank owner is not sent: Salesforce records always have one."""
+        if OWNER not in write.fields:
+            return write
+        owner = write.fields[OWNER]
+        if is_blank(owner):
+            return replace(write, fields={k: v for k, v in write.fields.items() if k != OWNER})
+        return replace(write, fields={**write.fields, OWNER: self._users.require_id(str(owner))})
+
+    def _set_roles(self, writes: Sequence[WriteRequest], results: list[WriteResult]) -> list[WriteResult]:
+        """Opportunities written with contacts get exactly those contacts as contact roles: the missing ones
+        created (without a role: sales picks it), the others deleted, so the list the policy chose is the list
+        Salesforce holds. A failure fails the opportunity's write, to be retried."""
+        wanted = {
+            str(result.external_id): (index, {str(c) for c in write.fields[CONTACT_ROLES] or []})
+            for index, (write, result) in enumerate(zip(writes, results, strict=True))
+            if CONTACT_ROLES in write.fields and result.ok and result.external_id
+        }
+        if not wanted:
+            return results
+        done = list(results)
+        try:
+            held = self._roles(list(wanted))
+            creates = [(o, {"attributes": {"type": "OpportunityContactRole"}, "OpportunityId": o, "ContactId": c})
+                       for o, (_, contacts) in wanted.items()
+                       for c in sorted(contacts - {c for _, c in held[o]})]  # fmt: skip
+            deletes = [(o, role) for o, (_, contacts) in wanted.items() for role, c in held[o] if c not in contacts]
+            answers: list[tuple[str, dict[str, Any]]] = []
+            for chunk in _chunks(creates, COLLECTION_SIZE):
+                created = self._client.create_collection([r for _, r in chunk])
+                answers.extend(zip([o for o, _ in chunk], created, strict=True))
+            for part in _chunks(deletes, COLLECTION_SIZE):
+                deleted = self._client.delete_collection([r for _, r in part])
+                answers.extend(zip([o for o, _ in part], deleted, strict=True))
+        except SyncError as error:
+            for index, _ in wanted.values():
+                done[index] = WriteResult(results[index].canonical_id, results[index].external_id, error=error)
+            return done
+        for opportunity, answer in answers:
+            if not answer.get("success"):
+                index = wanted[opportunity][0]
+                refused = errors.from_record_errors(answer.get("errors") or [], self.config.limit_retry_seconds)
+                done[index] = WriteResult(results[index].canonical_id, opportunity, error=refused)
+        return done
+
+    def _write(self, object_type: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:
         if object_type == "contact" and self.config.leads:
             # Leads and Contacts: each write goes to its record's sObject, with only the fields it has.
             by_sobject: dict[str, list[int]] = {}

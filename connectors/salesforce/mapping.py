@@ -76,6 +76,10 @@ PAYMENT_STATUSES = {"not_paid": "Not Paid", "in_payment": "In Payment", "partial
                     "reversed": "Reversed", "overdue": "Overdue"}  # fmt: skip
 # The Opportunity's products, read with it from OpportunityLineItem as canonical order lines.
 LINES = "OpportunityLineItems"
+# The Opportunity's contacts, read and written as its OpportunityContactRoles (the ContactIds, None for none).
+CONTACT_ROLES = "OpportunityContactRoles"
+# Who owns a record: a User Id in Salesforce, the user's email in the records the connector reads and writes.
+OWNER = "OwnerId"
 # A product's list price is its entry in the standard price book; Product2 reads and writes carry it as this field.
 PRICE = "UnitPrice"
 # A canonical contact lives in Salesforce as a Lead until sales converts it, as a Contact after (or
@@ -205,8 +209,9 @@ def line_of(row: Mapping[str, Any]) -> dict[str, Any]:
 def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
     """Canonical companies, contacts and deals in Salesforce's field names, for a connection called `system`.
 
-    A contact's company_id holds the Account's Salesforce Id here; the engine translates it
-    through its links to the canonical company and back.
+    A contact's company_id holds the Account's Salesforce Id here (and a deal's contact_ids its
+    contacts' Ids); the engine translates them through its links to the canonical records and back.
+    An owner is the user's email: the connector translates it to and from the OwnerId.
     """
     return [
         ObjectMapping(
@@ -222,6 +227,7 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
                 FieldMap("city", "BillingCity"),
                 FieldMap("country", "BillingCountry"),
                 FieldMap("annual_revenue", "AnnualRevenue"),
+                FieldMap("owner", OWNER),
                 FieldMap("street", "BillingStreet"),
                 FieldMap("postal_code", "BillingPostalCode"),
                 FieldMap("vat_number", "VAT_Number__c"),
@@ -249,7 +255,7 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
                 FieldMap("lead_score", "Lead_Score__c"),
                 # The account's Salesforce Id; the engine translates it to and from the canonical company.
                 FieldMap("company_id", "AccountId"),
-                FieldMap("owner", "OwnerId"),
+                FieldMap("owner", OWNER),
                 # A lead's own fields (a Contact has none of them): its company's name, its status, and
                 # once converted, the account and opportunity it became.
                 FieldMap("company_name", "Company"),
@@ -279,6 +285,8 @@ def default_mappings(system: str = "salesforce") -> list[ObjectMapping]:
                 FieldMap("stage", "StageName", STAGES),
                 FieldMap("close_date", "CloseDate"),
                 FieldMap("company_id", "AccountId"),
+                FieldMap("contact_ids", CONTACT_ROLES),
+                FieldMap("owner", OWNER),
                 FieldMap("lines", LINES),
                 FieldMap("order_number", "ERP_Order_Number__c"),
                 FieldMap("order_status", "ERP_Order_Status__c", ORDER_STATUSES),

@@ -2,8 +2,9 @@
 
 A contact qualifies when its lifecycle stage is one of `stages` (canonical stages: "mql" is
 HubSpot's marketingqualifiedlead) or, when a threshold is set, its lead score reaches it. Its
-owner in sales comes from the assignment rule: round robin over a list of users, or by a
-territory field (country, say) with a default for the rest.
+owner in sales comes from the assignment rule: round robin over a list of people, or by a
+territory field (country, say) with a default for the rest. People are named by email address, the
+owner's canonical identity: each connector finds the user (Salesforce) or owner (HubSpot) with it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync_core.domain.ownership import is_blank
+from sync_core.domain.records import Email as Person
 
 
 class Assignment(BaseModel):
@@ -22,10 +24,10 @@ class Assignment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: Literal["round_robin", "territory"] = "round_robin"
-    owners: tuple[str, ...] = ()  # round robin: the sales users, in turn
+    owners: tuple[Person, ...] = ()  # round robin: the sales people's emails, in turn
     field: str = "country"  # territory: the contact's canonical field that names the territory
-    territories: dict[str, str] = Field(default_factory=dict)  # territory value -> owner
-    default_owner: str | None = None  # territory: for values no territory lists
+    territories: dict[str, Person] = Field(default_factory=dict)  # territory value -> owner's email
+    default_owner: Person | None = None  # territory: for values no territory lists
 
     @model_validator(mode="after")
     def _complete(self) -> Assignment:

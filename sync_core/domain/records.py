@@ -60,7 +60,14 @@ def _day(value: Any) -> Any:
     return value
 
 
+def _id_set(value: tuple[str, ...]) -> tuple[str, ...] | None:
+    # A set of references (a deal's contacts): one order and no repeats, whatever order a system lists
+    # them in, so two systems holding the same people read as the same value; none at all is blank.
+    return tuple(sorted(set(value))) or None
+
+
 Day = Annotated[dt.date, BeforeValidator(_day)]
+IdSet = Annotated[tuple[str, ...], AfterValidator(_id_set)]
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_check_email)]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_currency)]
@@ -80,7 +87,7 @@ class Company(_Record):
     city: str | None = None
     country: str | None = None
     annual_revenue: Number | None = None
-    owner: str | None = None
+    owner: Email | None = None  # the person, by email: each system's user or owner with that address
     hubspot_id: str | None = None  # the record's id in HubSpot, written back to the other systems
     salesforce_id: str | None = None  # the record's id in Salesforce, likewise
     # Billing data an order needs (the closed-won flow checks them before placing one).
@@ -109,7 +116,7 @@ class Contact(_Record):
     lead_score: int | None = None
     lead_source: str | None = None
     original_source: str | None = None  # marketing attribution: the channel that first brought them
-    owner: str | None = None
+    owner: Email | None = None  # the person, by email (see Company.owner)
     hubspot_id: str | None = None
     salesforce_id: str | None = None
     company_name: str | None = None  # the organisation as the person gave it (a lead's company)
@@ -141,7 +148,8 @@ class Deal(_Record):
     stage: str | None = None  # one of DEAL_STAGES
     close_date: Day | None = None
     company_id: str | None = None
-    owner: str | None = None
+    contact_ids: IdSet | None = None  # the people on the deal (Salesforce contact roles, HubSpot associations)
+    owner: Email | None = None  # the person, by email (see Company.owner)
     hubspot_id: str | None = None
     salesforce_id: str | None = None
     lines: tuple[OrderLine, ...] | None = None  # the products sold (Salesforce OpportunityLineItems)
@@ -250,7 +258,7 @@ RECORD_TYPES: dict[str, type[BaseModel]] = {
 
 REFERENCES: dict[str, dict[str, str]] = {
     "contact": {"company_id": "company", "converted_company_id": "company", "converted_deal_id": "deal"},
-    "deal": {"company_id": "company"},
+    "deal": {"company_id": "company", "contact_ids": "contact"},
     "order": {"company_id": "company", "deal_id": "deal"},
     # The ERP's order for a deal is linked to the deal itself: shipments and invoices point at it.
     "shipment": {"order_id": "deal"},
@@ -259,8 +267,16 @@ REFERENCES: dict[str, dict[str, str]] = {
 }
 """Fields that hold another record's canonical id: object type -> {field: the referenced object type}.
 
-Each system holds its own id there; the engine translates through the links both ways.
+Each system holds its own id there; the engine translates through the links both ways. A field may
+hold a set of ids (a deal's contacts): each of them is translated.
 """
+
+
+def reference_ids(value: Any) -> list[str]:
+    """The ids a reference field holds: none when blank, one, or each of a set."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return [str(v) for v in value if not is_blank(v)]
+    return [] if is_blank(value) else [str(value)]
 
 
 @cache

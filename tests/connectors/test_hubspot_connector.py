@@ -16,7 +16,7 @@ from connectors.hubspot.config import from_settings, settings_from
 from connectors.hubspot.connector import ChangeCursor, HubSpotConnector
 from connectors.hubspot.errors import entry_keys, from_batch_error, from_response, rate_limit_wait
 from connectors.hubspot.mapping import (
-    COMPANY_ASSOCIATION,
+    DEAL_ASSOCIATIONS,
     INDUSTRIES,
     LIFECYCLE_STAGES,
     canonical_object,
@@ -501,8 +501,8 @@ def test_every_mapped_value_is_a_hubspot_option_and_every_seeded_value_is_mapped
     assert set(SEEDED_INDUSTRIES) <= set(INDUSTRIES.values())
     for mapping in default_mappings():
         properties = SCHEMAS[hubspot_object(mapping.object_type)]
-        # a deal's company is an association the connector reads and writes, not a property
-        associations = {COMPANY_ASSOCIATION} if mapping.object_type == "deal" else set()
+        # a deal's company and contacts are associations the connector reads and writes, not properties
+        associations = set(DEAL_ASSOCIATIONS) if mapping.object_type == "deal" else set()
         assert {fm.vendor for fm in mapping.fields} - associations <= set(properties)
 
 

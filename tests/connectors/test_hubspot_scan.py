@@ -109,7 +109,7 @@ def test_scanned_deals_carry_their_company_as_read_changes_gives_it(
     assert by_id[deals[0]] is None
     assert by_id[deals[1]] == companies[0]
     assert by_id[deals[2]] == companies[2]
-    assert hubspot.api_calls == 2 * len(pages)  # a list call and an association read per page
+    assert hubspot.api_calls == 3 * len(pages)  # a list call and an association read (companies, contacts) per page
     assert records == hubspot.read("deal", deals)
     changed = {r.external_id: r.fields[COMPANY_ASSOCIATION] for r in hubspot.read_changes("deal", None, 200).records}
     assert changed == by_id

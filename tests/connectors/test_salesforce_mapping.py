@@ -11,6 +11,7 @@ import pytest
 from connectors.salesforce.cursor import ChangeCursor
 from connectors.salesforce.errors import from_bulk_error, from_record_errors, from_response, from_token_response
 from connectors.salesforce.mapping import (
+    CONTACT_ROLES,
     INDUSTRIES,
     LINES,
     PRICE,
@@ -63,8 +64,8 @@ def test_mapped_picklists_match_the_org_and_the_demo_vocabulary() -> None:
     for mapping, sobjects in pairs:
         # a canonical contact is a Contact or a Lead: each keeps the fields it has
         fields = {f.name: f for sobject in sobjects for f in schema.SOBJECTS[sobject].fields}
-        # the Opportunity's lines are read from OpportunityLineItem, not a field of its own
-        assert {fm.vendor for fm in mapping.fields} - {LINES, PRICE} <= set(fields)
+        # the Opportunity's lines and contacts are read from OpportunityLineItem and OpportunityContactRole
+        assert {fm.vendor for fm in mapping.fields} - {LINES, CONTACT_ROLES, PRICE} <= set(fields)
         for fm in mapping.fields:
             if fm.values and fields[fm.vendor].picklist:
                 assert set(fm.values.values()) <= set(fields[fm.vendor].picklist), fm.vendor

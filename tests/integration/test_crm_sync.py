@@ -166,7 +166,8 @@ class Crm:
         """When the latest Salesforce change can be read: SystemModstamp has whole seconds, and the
         connector reads only seconds that are over (a second still running may gain records)."""
         store = self.salesforce.state.store
-        stamps = [r.values["SystemModstamp"] for t in ("Account", "Contact") for r in store.rows(t, True)]
+        sobjects = ("Account", "Contact", "Opportunity")
+        stamps = [r.values["SystemModstamp"] for t in sobjects for r in store.rows(t, True)]
         latest: datetime = max(stamps)
         return latest.timestamp() + 1
 
@@ -199,6 +200,12 @@ def crm(ledger_url: str) -> Iterator[Crm]:
     app = hubspot_app(seed=HUBSPOT_SEED, records=SEEDED)
     hubspot: HubSpotSandbox = app.state.sandbox
     salesforce = start(salesforce_app(seed=SALESFORCE_SEED, records=SEEDED))
+    # The sales team works in both CRMs: each Salesforce user has a HubSpot owner with the same email.
+    for user in salesforce.state.users.people:
+        record = salesforce.state.store.get(user)
+        assert record is not None
+        hubspot.store.owners.add(str(record.values["Email"]), str(record.values["FirstName"]),
+                                 str(record.values["LastName"]))  # fmt: skip
     try:
         with serve_in_thread(app) as hubspot_url:
             # Search pacing and HubSpot's 5 searches a second are the connector tests' business; here they
@@ -586,3 +593,66 @@ def test_an_edit_in_salesforce_writes_nothing_back_that_salesforce_already_holds
     crm.sync()
     assert crm.hubspot_records("contacts")[hubspot_id]["jobtitle"] == "Category Buyer"
     assert [op.payload for op in crm.ops()[before:] if op.target_system == "salesforce"] == []
+
+
+def test_a_deals_owner_and_contacts_land_on_the_other_crm(crm: Crm) -> None:
+    with transaction(crm.engine) as session:
+        for system in ("hubspot", "salesforce"):
+            lanes.ensure_lanes(session, system, "deal")
+    pairs = _enter_overlaps(crm)
+    crm.sync()
+    people = crm.salesforce.state.users.people
+    emails = {}
+    for user in people:
+        record = crm.salesforce.state.store.get(user)
+        assert record is not None
+        emails[user] = str(record.values["Email"]).lower()
+    owners = {o.email: o.id for o in crm.hubspot.store.owners.listed()}
+    ana, ben = people[1], people[2]
+
+    # sales opens a deal for Ada's company, owned by Ana, with Ada deciding
+    opportunity = crm.salesforce_edit("Opportunity", {
+        "Name": "Northwind rollout", "StageName": "Proposal/Price Quote", "CloseDate": "2026-09-30",
+        "Amount": 50000, "AccountId": pairs["northwind"].salesforce_id, "OwnerId": ana,
+    })  # fmt: skip
+    crm.salesforce_edit("OpportunityContactRole", {
+        "OpportunityId": opportunity, "ContactId": pairs["ada"].salesforce_id, "Role": "Decision Maker",
+        "IsPrimary": True,
+    })  # fmt: skip
+    crm.sync()
+    deal_id = crm.twin("salesforce", "deal", opportunity)
+    deal = crm.hubspot_records("deals")[deal_id]
+    assert deal["hubspot_owner_id"] == owners[emails[ana]]  # the same person, by email
+    assert set(crm.hubspot.store.associations("deals", deal_id, "contacts")) == {pairs["ada"].hubspot_id}
+    assert set(crm.hubspot.store.associations("deals", deal_id, "companies")) == {pairs["northwind"].hubspot_id}
+
+    # the deal moves to Ben, and Grace joins the buying committee
+    crm.salesforce_edit("OpportunityContactRole", {"OpportunityId": opportunity,
+                                                   "ContactId": pairs["grace"].salesforce_id})  # fmt: skip
+    crm.salesforce_edit("Opportunity", {"OwnerId": ben}, opportunity)
+    crm.sync()
+    assert crm.hubspot_records("deals")[deal_id]["hubspot_owner_id"] == owners[emails[ben]]
+    assert set(crm.hubspot.store.associations("deals", deal_id, "contacts")) == {
+        pairs["ada"].hubspot_id, pairs["grace"].hubspot_id,
+    }
+
+    # a deal marketing opens in HubSpot reaches Salesforce with its owner and its contact
+    pilot = crm.hubspot_edit("deals", {"dealname": "Contoso pilot", "dealstage": "appointmentscheduled",
+                                       "amount": "12000", "closedate": "2026-10-15",
+                                       "hubspot_owner_id": owners[emails[ana]]})  # fmt: skip
+    crm.hubspot.store.associate("deals", pilot, "contacts", pairs["grace"].hubspot_id)
+    crm.sync()
+    pilot_sf = crm.twin("hubspot", "deal", pilot)
+    assert crm.salesforce_records("Opportunity")[pilot_sf]["OwnerId"] == ana
+    roles = crm.salesforce_records("OpportunityContactRole").values()
+    assert {r["ContactId"] for r in roles if r["OpportunityId"] == pilot_sf} == {pairs["grace"].salesforce_id}
+
+    # an owner Salesforce has no user for: that deal is a mapping error naming the person, the rest sync on
+    outsider = crm.hubspot.store.owners.add("pat@agency.example", "Pat", "Agency")
+    crm.hubspot_edit("deals", {"dealname": "Agency deal", "dealstage": "appointmentscheduled",
+                               "closedate": "2026-11-01", "hubspot_owner_id": outsider.id})  # fmt: skip
+    crm.sync()
+    (dead,) = crm.ops(col(OutboundOp.status) == "dead")
+    assert (dead.target_system, dead.object_type, dead.error_category) == ("salesforce", "deal", "mapping")
+    assert "pat@agency.example" in (dead.error_message or "")
+    assert "Agency deal" not in {r["Name"] for r in crm.salesforce_records("Opportunity").values()}

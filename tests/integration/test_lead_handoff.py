@@ -72,7 +72,7 @@ class Handoff:
         return found[0] if found else None
 
 
-ROUND_ROBIN = HandoffRules(score_threshold=60, assignment=Assignment(owners=("005-ana", "005-ben")))
+ROUND_ROBIN = HandoffRules(score_threshold=60, assignment=Assignment(owners=("ana@sales.example", "ben@sales.example")))
 
 
 def test_qualified_contacts_become_leads_with_owners_in_turn(ledger_url: str) -> None:
@@ -90,7 +90,8 @@ def test_qualified_contacts_become_leads_with_owners_in_turn(ledger_url: str) ->
     assert all(handed.values())
     assert flow.in_sales("cold@acme.example") is None
     owners = [v[1]["owner"] for v in handed.values() if v]
-    assert sorted(owners) == ["005-ana", "005-ana", "005-ben"]  # three leads, two owners in turn
+    # three leads, two owners in turn
+    assert sorted(owners) == ["ana@sales.example", "ana@sales.example", "ben@sales.example"]
     lead = handed["hot@acme.example"]
     assert lead is not None
     assert lead[1]["company_name"] == "acme.example"  # no company known: the email's domain names it
@@ -129,13 +130,14 @@ def test_a_contact_of_a_company_sales_has_joins_that_account(ledger_url: str) ->
 
 def test_territories_assign_by_country_with_a_default(ledger_url: str) -> None:
     rules = HandoffRules(assignment=Assignment(mode="territory", field="company_name",
-                                               territories={"Acme": "005-emea"}, default_owner="005-rest"))  # fmt: skip
+                                               territories={"Acme": "emea@sales.example"},
+                                               default_owner="rest@sales.example"))  # fmt: skip
     flow = Handoff(ledger_url, rules)
     flow.person("a@acme.example", lifecycle_stage="mql", company_name="ACME")
     flow.person("b@globex.example", lifecycle_stage="mql", company_name="Globex")
     flow.sync()
-    assert flow.in_sales("a@acme.example")[1]["owner"] == "005-emea"  # type: ignore[index]
-    assert flow.in_sales("b@globex.example")[1]["owner"] == "005-rest"  # type: ignore[index]
+    assert flow.in_sales("a@acme.example")[1]["owner"] == "emea@sales.example"  # type: ignore[index]
+    assert flow.in_sales("b@globex.example")[1]["owner"] == "rest@sales.example"  # type: ignore[index]
     with snapshot(flow.engine) as session:
         saved = session.execute(select(AuditLog.action, AuditLog.actor).where(AuditLog.subject == "lead_handoff"))
         assert [tuple(r) for r in saved] == [("lead_handoff.saved", "admin@example.com")]

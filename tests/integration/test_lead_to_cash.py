@@ -117,6 +117,12 @@ class Chain:
                 return
 
 
+def _email_of(salesforce: RunningSandbox, user_id: str) -> str:
+    record = salesforce.state.store.get(user_id)
+    assert record is not None
+    return str(record.values["Email"]).lower()
+
+
 @pytest.fixture
 def chain(ledger_url: str) -> Iterator[Chain]:
     engine = ledger_engine(ledger_url)
@@ -127,7 +133,10 @@ def chain(ledger_url: str) -> Iterator[Chain]:
     salesforce.state.clock.freeze(datetime.now(UTC).replace(microsecond=0))
     erp = erp_start(erp_app(seed=5, version=19, records=3))
     erp.sandbox.reset(at=datetime.now(UTC).replace(microsecond=0), pace=1)  # business time runs with ours
-    people = list(salesforce.state.users.people)
+    # The sales team works in both CRMs: each Salesforce user has a HubSpot owner with the same email.
+    people = [_email_of(salesforce, user) for user in salesforce.state.users.people]
+    for email in people:
+        hubspot.store.owners.add(email)
     lead_handoff.save_rules(engine, HandoffRules(assignment=Assignment(owners=tuple(people[:2]))), "admin")
     try:
         with serve_in_thread(app) as hubspot_url:

@@ -1,15 +1,16 @@
-"""The CRM API handlers: v3 objects (basic, batch, search), v4 associations and v3 properties."""
+"""The CRM API handlers: v3 objects (basic, batch, search), v4 associations, v3 properties and v3 owners."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.datastructures import QueryParams
 
 from connectors.hubspot.sandbox.errors import ApiError, Problem, invalid_properties, not_found, validation
+from connectors.hubspot.sandbox.owners import OWNER_PROPERTY
 from connectors.hubspot.sandbox.schema import (
     DEFAULT_ASSOCIATION_TYPES,
     OBJECT_TYPE_IDS,
@@ -52,7 +53,7 @@ class Endpoint:
     method: str
     template: str  # a Starlette path; {objectType} and {toObjectType} are resolved before the handler runs
     handler: Handler
-    access: str  # read | write | schema: the scope the request needs
+    access: str  # read | write | schema | owners: the scope the request needs
     search: bool = False  # search has its own rate limit and sends no rate-limit headers
 
 
@@ -420,6 +421,20 @@ def batch_associate_default(call: Call) -> Reply:
     return 200, _envelope(started, results, errors, 200)[1]
 
 
+def batch_archive_associations(call: Call) -> Reply:
+    """Remove every association between each `from` record and its `to` records (both directions)."""
+    assert call.to_type is not None
+    for item in _inputs(call):
+        try:
+            from_id = str(item["from"]["id"])
+            to_ids = [str(to["id"]) for to in item.get("to") or []]
+        except (KeyError, TypeError):
+            raise validation("each input needs from.id and to[].id") from None
+        for to_id in to_ids:
+            call.sandbox.store.disassociate(call.object_type, from_id, call.to_type, to_id)
+    return 204, None
+
+
 def batch_read_associations(call: Call) -> Reply:
     started = now_ms()
     results, missing = [], []
@@ -438,15 +453,51 @@ def batch_read_associations(call: Call) -> Reply:
 # -- v3 properties ----------------------------------------------------------------------------------
 
 
+def _described(call: Call, name: str) -> dict[str, Any]:
+    definition = SCHEMAS[call.object_type][name]
+    if name == OWNER_PROPERTY:  # the owner property offers the account's owners
+        definition = replace(definition, options=call.sandbox.store.owners.options())
+    return definition.to_json()
+
+
 def list_properties(call: Call) -> Reply:
-    return 200, {"results": [p.to_json() for p in SCHEMAS[call.object_type].values()]}
+    return 200, {"results": [_described(call, name) for name in SCHEMAS[call.object_type]]}
 
 
 def get_property(call: Call) -> Reply:
-    definition = SCHEMAS[call.object_type].get(call.path["propertyName"])
-    if definition is None:
+    if call.path["propertyName"] not in SCHEMAS[call.object_type]:
         raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property {call.path['propertyName']}")
-    return 200, definition.to_json()
+    return 200, _described(call, call.path["propertyName"])
+
+
+# -- v3 owners ------------------------------------------------------------------------------------
+
+
+MAX_OWNERS_PAGE = 500  # GET /crm/v3/owners pages hold at most 500 owners
+
+
+def list_owners(call: Call) -> Reply:
+    try:
+        limit = min(max(int(call.query.get("limit", "100")), 1), MAX_OWNERS_PAGE)
+        after = int(call.query.get("after") or 0)
+    except ValueError:
+        raise validation("limit and after must be integers") from None
+    owners = call.sandbox.store.owners.listed(_flag(call.query, "archived"), call.query.get("email") or None)
+    page = [o for o in owners if int(o.id) >= after][: limit + 1]
+    body: dict[str, Any] = {"results": [o.to_json() for o in page[:limit]]}
+    if len(page) > limit:
+        body["paging"] = {"next": {"after": page[limit].id, "link": f"/crm/v3/owners/?after={page[limit].id}"}}
+    return 200, body
+
+
+def get_owner(call: Call) -> Reply:
+    id_property = call.query.get("idProperty") or "id"
+    if id_property not in ("id", "userId"):
+        raise validation(f"idProperty must be id or userId, not {id_property}")
+    owner = call.sandbox.store.owners.get(call.path["ownerId"], id_property, _flag(call.query, "archived"))
+    if owner is None:
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"resource not found: owner {call.path['ownerId']}", context={})
+    return 200, owner.to_json()
 
 
 OBJECTS = "/crm/v3/objects/{objectType}"
@@ -470,6 +521,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/crm/v4/associations/{objectType}/{toObjectType}/batch/associate/default",
              batch_associate_default, "write"),
     Endpoint("POST", "/crm/v4/associations/{objectType}/{toObjectType}/batch/read", batch_read_associations, "read"),
+    Endpoint("POST", "/crm/v4/associations/{objectType}/{toObjectType}/batch/archive", batch_archive_associations,
+             "write"),
+    # The client asks for /crm/v3/owners/ with its trailing slash; people type it without.
+    Endpoint("GET", "/crm/v3/owners/", list_owners, "owners"),
+    Endpoint("GET", "/crm/v3/owners", list_owners, "owners"),
+    Endpoint("GET", "/crm/v3/owners/{ownerId}", get_owner, "owners"),
     Endpoint("GET", "/crm/v3/properties/{objectType}", list_properties, "schema"),
     Endpoint("GET", "/crm/v3/properties/{objectType}/{propertyName}", get_property, "schema"),
 )

@@ -36,6 +36,8 @@ Answer = tuple[int, Any, dict[str, str]]
 
 
 def _scope(endpoint: Endpoint, object_type: str) -> str:
+    if endpoint.access == "owners":
+        return "crm.objects.owners.read"
     if endpoint.access == "schema":
         return f"crm.schemas.{object_type}.read"
     return f"crm.objects.{object_type}.{endpoint.access}"
@@ -45,7 +47,8 @@ async def _serve(sandbox: Sandbox, endpoint: Endpoint, request: Request, correla
     if request.headers.get("authorization", "") != f"Bearer {sandbox.access_token}":
         return 401, unauthorized("authorization" in request.headers).body(correlation), {}
     params = request.path_params
-    object_type = resolve_object_type(params.get("objectType", ""))
+    # Owners are the account's, not an object type's.
+    object_type = resolve_object_type(params["objectType"]) if "objectType" in params else ""
     to_type = resolve_object_type(params["toObjectType"]) if "toObjectType" in params else None
     if object_type is None or ("toObjectType" in params and to_type is None):
         bad = params.get("objectType") if object_type is None else params.get("toObjectType")

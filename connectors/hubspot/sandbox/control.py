@@ -1,4 +1,4 @@
-"""The control API under /__sandbox__/: reset, seed, faults, the request log, user changes and webhooks."""
+"""The control API under /__sandbox__/: reset, seed, faults, the request log, user changes, owners and webhooks."""
 
 from __future__ import annotations
 
@@ -123,12 +123,48 @@ def _apply_user_change(sandbox: Sandbox, change: Any) -> dict[str, Any]:
     store = sandbox.store
     if change.get("id") is None:
         record = store.create(object_type, properties, CRM_UI)
+        _associate(sandbox, object_type, record.id, change)
         return {"status": "created", **record.to_json(sorted(record.properties))}
     record_id = str(change["id"])
     if change.get("archive"):
         return {"status": "archived" if store.archive(object_type, record_id, CRM_UI) else "missing", "id": record_id}
     record = store.update(object_type, record_id, properties, CRM_UI, id_property=change.get("idProperty"))
+    _associate(sandbox, object_type, record.id, change)
     return {"status": "updated", **record.to_json(sorted(record.properties))}
+
+
+def _associate(sandbox: Sandbox, object_type: str, record_id: str, change: dict[str, Any]) -> None:
+    """A person adds ("associate": {"contacts": [ids]}) or removes ("disassociate") associations."""
+    for key, linking in (("associate", True), ("disassociate", False)):
+        for to_name, to_ids in (change.get(key) or {}).items():
+            to_type = resolve_object_type(str(to_name))
+            if to_type is None:
+                raise ValueError(f"unknown object type {to_name!r} to {key} with")
+            for to_id in to_ids:
+                if linking:
+                    sandbox.store.associate(object_type, record_id, to_type, str(to_id))
+                else:
+                    sandbox.store.disassociate(object_type, record_id, to_type, str(to_id))
+
+
+async def owners(request: Request) -> Response:
+    """GET: every owner, active and archived; POST {"email", "firstName"?, "lastName"?}: a new user's owner."""
+    registry = _sandbox(request).store.owners
+    if request.method == "POST":
+        try:
+            body = await _json(request)
+            owner = registry.add(str(body["email"]), str(body.get("firstName") or ""), str(body.get("lastName") or ""))
+        except (KeyError, ValueError, TypeError, AttributeError) as error:
+            return _bad(f"an owner needs an email (and optionally firstName, lastName): {error}")
+        return JSONResponse(owner.to_json(), 201)
+    everyone = registry.listed() + registry.listed(archived=True)
+    return JSONResponse({"results": [o.to_json() for o in sorted(everyone, key=lambda o: int(o.id))]})
+
+
+async def archive_owner(request: Request) -> Response:
+    """The user is deactivated: its owner is archived, and records can no longer be assigned to it."""
+    found = _sandbox(request).store.owners.archive(request.path_params["ownerId"])
+    return Response(status_code=204 if found else 404)
 
 
 async def webhook_settings(request: Request) -> Response:
@@ -194,6 +230,8 @@ ROUTES = [
     Route(PREFIX + "/faults", faults, methods=["GET", "POST"]),
     Route(PREFIX + "/requests", requests, methods=["GET", "DELETE"]),
     Route(PREFIX + "/users/changes", user_changes, methods=["POST"]),
+    Route(PREFIX + "/owners", owners, methods=["GET", "POST"]),
+    Route(PREFIX + "/owners/{ownerId}", archive_owner, methods=["DELETE"]),
     Route(PREFIX + "/webhooks/settings", webhook_settings, methods=["GET", "PUT"]),
     Route(PREFIX + "/webhooks/subscriptions", subscriptions, methods=["GET", "POST"]),
     Route(PREFIX + "/webhooks/subscriptions/{subscriptionId}", delete_subscription, methods=["DELETE"]),

@@ -171,8 +171,8 @@ def _common(group: str) -> list[PropertyDef]:
         _p("hs_object_id", "Record ID", "number", "number", group, read_only=True),
         _p("createdate", "Create Date", "datetime", "date", group, read_only=True),
         _p("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", group, read_only=True),
-        _p("hubspot_owner_id", "Owner", "enumeration", "select", group,
-           options=(("101", "Alex Rivera"), ("102", "Sam Chen"), ("103", "Jordan Blake"))),
+        # Its options are the account's owners (owners.py): the store checks them, the properties API lists them.
+        _p("hubspot_owner_id", "Owner", "enumeration", "select", group),
     ]
 
 

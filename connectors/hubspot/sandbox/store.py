@@ -9,7 +9,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.hubspot.sandbox.errors import ApiError, conflict, invalid_properties, not_found, validation
+from connectors.hubspot.sandbox.errors import (
+    ApiError,
+    Problem,
+    conflict,
+    invalid_properties,
+    not_found,
+    validation,
+)
+from connectors.hubspot.sandbox.owners import OWNER_PROPERTY, Owners
 from connectors.hubspot.sandbox.schema import (
     DEFAULT_ASSOCIATION_TYPES,
     DEFAULT_PROPERTIES,
@@ -95,9 +103,11 @@ class Store:
         self._unique: dict[tuple[str, str], _Index] = {}
         self._links: dict[tuple[str, str, str], dict[str, set[int]]] = {}
         self._ids: Iterator[int] = itertools.count(FIRST_ID)
+        self.owners = Owners()
         self.reset()
 
     def reset(self) -> None:
+        self.owners.reset()
         with self._lock:
             self._objects = {name: {} for name in OBJECT_TYPES}
             self._archived = {name: {} for name in OBJECT_TYPES}
@@ -266,9 +276,11 @@ class Store:
         record_id = index.by_value.get(_key(id_property, value))
         return table.get(record_id) if record_id else None
 
-    @staticmethod
-    def _validated(object_type: str, properties: Mapping[str, Any], *, server: bool) -> dict[str, str | None]:
+    def _validated(self, object_type: str, properties: Mapping[str, Any], *, server: bool) -> dict[str, str | None]:
         values, problems = normalise(object_type, properties, server=server)
+        owner = values.get(OWNER_PROPERTY)
+        if owner is not None and not self.owners.assignable(owner):
+            problems.append(Problem(OWNER_PROPERTY, "INVALID_OWNER_ID", f"{owner} is not a valid owner id"))
         if problems:
             raise invalid_properties(problems)
         return values

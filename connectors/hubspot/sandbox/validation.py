@@ -58,6 +58,8 @@ def _coerce(definition: PropertyDef, raw: Any) -> tuple[str | None, Problem | No
         if not _EMAIL.match(text):
             return None, Problem(name, "INVALID_EMAIL", f"Email address {text} is invalid")
         return text.lower(), None
+    if name == "hubspot_owner_id":
+        return text, None  # an owner id: which owners exist is the store's to check
     if definition.type == "enumeration":
         if text not in definition.option_values:
             allowed = ", ".join(sorted(definition.option_values))

@@ -8,7 +8,7 @@
     GET    /__sandbox__/requests?limit=100         totals, counts per endpoint, latest entries
     DELETE /__sandbox__/requests                   empty the log
     GET    /__sandbox__/ca.pem                     the CA that signed the server certificate
-    GET    /__sandbox__/users                      integration user and people (ids, usernames)
+    GET    /__sandbox__/users                      integration user and people (ids, usernames, emails)
     GET    /__sandbox__/clock                      {"now", "frozen"}
     POST   /__sandbox__/clock                      {"advance": seconds} | {"freeze": true | iso} | {"unfreeze": true}
     GET    /__sandbox__/records/{type}             every live record of a type (add ?deleted=true for all)
@@ -65,7 +65,8 @@ def _users(state: SandboxState) -> dict[str, Any]:
     def describe(user_id: str) -> dict[str, Any]:
         record = state.store.get(user_id)
         values = record.values if record else {}
-        return {"id": user_id, "username": values.get("Username"), "name": values.get("Name")}
+        return {"id": user_id, "username": values.get("Username"), "name": values.get("Name"),
+                "email": values.get("Email")}
 
     return {
         "integration": describe(state.users.integration),

@@ -61,6 +61,9 @@ def convert(writer: Writer, lead_id: str, user: str, account_id: str | None = No
                 "CloseDate": (now + timedelta(days=30)).date().isoformat(), **opportunity, "AccountId": account,
             }  # fmt: skip
             deal = writer.create(SOBJECTS["Opportunity"], fields, user).id
+            # As Salesforce does: the converted contact is the new opportunity's primary contact.
+            writer.create(SOBJECTS["OpportunityContactRole"],
+                          {"OpportunityId": deal, "ContactId": contact, "IsPrimary": True}, user)
         moment = stamp(writer.clock.now())
         store.put(Record("Lead", {
             **values, "IsConverted": True, "Status": "Closed - Converted", "ConvertedAccountId": account,

@@ -17,6 +17,7 @@ KEY_PREFIXES = {
     "User": "005",
     "Lead": "00Q",
     "OpportunityLineItem": "00k",
+    "OpportunityContactRole": "00K",
     "Pricebook2": "01s",
     "Product2": "01t",
     "PricebookEntry": "01u",

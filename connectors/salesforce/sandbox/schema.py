@@ -381,6 +381,24 @@ _LINE_ITEM = SObjectType(
         text("Description", 255, label="Line Description"),
     ),
 )
+# The standard roles a contact plays on an opportunity.
+CONTACT_ROLES = (
+    "Business User", "Decision Maker", "Economic Buyer", "Economic Decision Maker", "Evaluator",
+    "Executive Sponsor", "Influencer", "Technical Buyer", "Other",
+)  # fmt: skip
+_CONTACT_ROLE = SObjectType(
+    "OpportunityContactRole",
+    "Opportunity Contact Role",
+    "Opportunity Contact Role",
+    (
+        *system_fields(owned=False),
+        lookup("OpportunityId", "Opportunity", "Opportunity", "OpportunityContactRoles", nillable=False,
+               updateable=False),
+        lookup("ContactId", "Contact", "Contact", "OpportunityContactRoles", nillable=False),
+        picklist("Role", CONTACT_ROLES),
+        flag("IsPrimary", label="Primary"),
+    ),
+)
 _USER = SObjectType(
     "User",
     "User",
@@ -400,7 +418,8 @@ _USER = SObjectType(
 
 SOBJECTS: dict[str, SObjectType] = {
     t.name: t
-    for t in (_ACCOUNT, _CONTACT, _LEAD, _OPPORTUNITY, _LINE_ITEM, _PRODUCT, _PRICEBOOK, _PRICEBOOK_ENTRY, _USER)
+    for t in (_ACCOUNT, _CONTACT, _LEAD, _OPPORTUNITY, _LINE_ITEM, _CONTACT_ROLE, _PRODUCT, _PRICEBOOK,
+              _PRICEBOOK_ENTRY, _USER)
 }
 _BY_LOWER = {name.lower(): t for name, t in SOBJECTS.items()}
 _BY_PREFIX = {t.key_prefix: t for t in SOBJECTS.values()}
@@ -438,4 +457,7 @@ def child_relationships(parent: str) -> list[ChildRelationship]:
 
 
 # Deleting the parent deletes these children too, as Salesforce does for master-detail-like links.
-CASCADES = frozenset({("Account", "Contact"), ("Account", "Opportunity"), ("Opportunity", "OpportunityLineItem")})
+CASCADES = frozenset({
+    ("Account", "Contact"), ("Account", "Opportunity"), ("Opportunity", "OpportunityLineItem"),
+    ("Opportunity", "OpportunityContactRole"), ("Contact", "OpportunityContactRole"),
+})

@@ -1,4 +1,5 @@
-"""Deterministic seed data: users, products and price books, accounts with contacts and opportunities, leads."""
+"""Deterministic seed data: users, products and price books, accounts with contacts and opportunities
+(each with its deciding contact), leads."""
 
 from __future__ import annotations
 
@@ -107,9 +108,10 @@ def seed(writer: Writer, seed_value: int, records: int, now: datetime) -> Users:
                 "NumberOfEmployees": rng.randrange(5, 20_000),
             },
         )
+        people: list[str] = []
         for _ in range(2):
             first, last = fake.first_name(), fake.last_name()
-            create(
+            people.append(create(
                 "Contact",
                 {
                     "AccountId": account,
@@ -120,7 +122,7 @@ def seed(writer: Writer, seed_value: int, records: int, now: datetime) -> Users:
                     "Phone": fake.phone_number(),
                     "LeadSource": rng.choice(LEAD_SOURCES),
                 },
-            )
+            ))
         opened = when()
         opportunity = create(
             "Opportunity",
@@ -135,6 +137,9 @@ def seed(writer: Writer, seed_value: int, records: int, now: datetime) -> Users:
             },
             opened,
         )
+        # The account's first contact decides (drawing nothing at random: the rest of the seed stays as it was).
+        role = {"OpportunityId": opportunity, "ContactId": people[0], "Role": "Decision Maker", "IsPrimary": True}
+        writer.create(SOBJECTS["OpportunityContactRole"], role, users.person, at=opened)
         if entries and index % 2 == 0:
             for entry, price in rng.sample(entries, k=min(len(entries), rng.randint(1, 2))):
                 create(
