@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
@@ -60,6 +60,7 @@ class RunCounts:
     ops_retried: int = 0
     ops_dead: int = 0
     api_calls: int = 0
+    woke: set[lanes.LaneKey] = field(default_factory=set)  # lanes of writes that waited for a record it wrote
 
 
 # The loop allocates many short-lived containers per page (rows, values, plans) and keeps
@@ -103,6 +104,8 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._held: dict[str, lanes.Claim] = {}
         self._held_lock = threading.Lock()
+        # Per thread: the lanes of the writes its last run woke, which it runs next if they are free (lanes.claim).
+        self._follow: dict[str, set[lanes.LaneKey]] = {}
 
     # -- running ------------------------------------------------------------------------------
 
@@ -162,7 +165,7 @@ class Worker:
         """Claim one due lane and run it; False when nothing was due."""
         owner = owner or self.name
         with transaction(self.engine) as session:
-            claim = lanes.claim(session, owner, self.config.lease_seconds)
+            claim = lanes.claim(session, owner, self.config.lease_seconds, self._follow.pop(owner, set()))
             if claim is None:
                 return False
             run = SyncRun(
@@ -196,6 +199,7 @@ class Worker:
         finally:
             with self._held_lock:
                 self._held.pop(owner, None)
+        self._follow[owner] = counts.woke - {(claim.system, claim.object_type, claim.direction)}
         if counts.throttled_for is not None:
             status, hold_for = "throttled", max(hold_for or 0.0, counts.throttled_for)
         usage = connector.usage() if connector is not None else None
@@ -284,6 +288,7 @@ class Worker:
             counts.ops_retried += batch.retried
             counts.ops_dead += batch.dead
             counts.api_calls += batch.api_calls
+            counts.woke |= batch.woke
             if batch.throttled_for is not None:
                 counts.throttled_for = batch.throttled_for
                 return True  # work is left, after the hold
