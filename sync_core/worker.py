@@ -28,7 +28,7 @@ from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import RateLimitedError, SyncError
 from sync_core.persistence import lanes, quotas, statements
-from sync_core.persistence.database import db_now, transaction
+from sync_core.persistence.database import db_now, snapshot, transaction
 from sync_core.persistence.tables import InboxEvent, SyncRun
 from sync_core.ports import Connector
 from sync_core.retry import RetryPolicy
@@ -236,6 +236,8 @@ class Worker:
             cursor = claim.cursor
             for _ in range(self.config.max_pages_per_run):
                 page = connector.read_changes(claim.object_type, cursor, self.config.page_size)
+                if not page.records and page.cursor == cursor and not page.has_more:
+                    return False  # nothing new: nothing to commit (most polls), so no turn at the write lock
                 with transaction(self.engine) as session:
                     now = fence(session)
                     _ingest(session, claim, page.records, now, counts)
@@ -248,7 +250,7 @@ class Worker:
             counts.api_calls += connector.api_calls - calls
 
     def _drain_inbox(self, claim: lanes.Claim, connector: Connector, counts: RunCounts, fence: executor.Fence) -> None:
-        with transaction(self.engine) as session:
+        with snapshot(self.engine) as session:  # only a look: the events are marked processed below, fenced
             events = session.execute(
                 select(col(InboxEvent.id), col(InboxEvent.external_id), col(InboxEvent.payload))
                 .where(
