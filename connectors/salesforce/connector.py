@@ -138,9 +138,10 @@ class SalesforceConnector:
     def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
         """Records (deleted ones too) whose SystemModstamp moved since `cursor`, oldest first per sObject.
 
-        Records stamped within `settle_seconds` of now wait for the next read: their second may still
-        gain records. Without an overlap the read continues exactly after the last (SystemModstamp,
-        Id) delivered; with one it goes back `overlap_seconds` and skips what it already delivered.
+        The cursor stays behind records stamped within `settle_seconds` of now (their second may still
+        gain records); they come provisionally meanwhile (_read_feed). Without an overlap the read
+        continues exactly after the last settled (SystemModstamp, Id) delivered; with one it goes back
+        `overlap_seconds` and skips what it already delivered.
         Contacts are two feeds, Leads and Contacts, each with its own cursor inside this one; a
         converted Lead is reported as news of the Contact it became.
         """
