@@ -10,7 +10,7 @@ are sent again by the next owner, and the upsert keyed on the canonical id makes
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,7 @@ class BatchCounts:
     dead: int = 0
     api_calls: int = 0
     throttled_for: float | None = None  # the system refused for its quota: hold it this long
+    woke: set[lanes.LaneKey] = field(default_factory=set)  # lanes of writes that waited for a record it linked
 
 
 @dataclass(frozen=True)
@@ -234,11 +235,13 @@ def _queued(session: Session, target: str, ids: Collection[str]) -> set[str]:
     return {str(cid) for (cid,) in rows}
 
 
-def _wake_waiting(session: Session, target: str, object_type: str, now: datetime) -> None:
-    """Records of `object_type` were just linked in `target`: writes there waiting for one go now."""
+def _wake_waiting(session: Session, target: str, object_type: str, now: datetime) -> set[lanes.LaneKey]:
+    """Records of `object_type` were just linked in `target`: writes there waiting for one go now.
+
+    Returns the lanes of the writes it woke."""
     pointing = sorted({t for t, refs in records.REFERENCES.items() if object_type in refs.values()})
     if not pointing:
-        return
+        return set()
     ops = _OPS.c
     woken: Any = session.execute(
         update(_OPS)
@@ -248,9 +251,11 @@ def _wake_waiting(session: Session, target: str, object_type: str, now: datetime
         )
         .values(next_attempt_at=now)
     )
-    if woken.rowcount:
-        for waiting_type in pointing:
-            lanes.mark_due(session, target, waiting_type, lanes.OUTBOUND, now)
+    if not woken.rowcount:
+        return set()
+    for waiting_type in pointing:
+        lanes.mark_due(session, target, waiting_type, lanes.OUTBOUND, now)
+    return {(target, waiting_type, lanes.OUTBOUND) for waiting_type in pointing}
 
 
 def _send(connector: Connector, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
@@ -360,8 +365,11 @@ def _record(
     shadows: list[dict[str, Any]] = []
     spans: list[dict[str, Any]] = []
     updates = _Updates(now)
+    arrived = _arrived(session, target, object_type, outcomes)
     for outcome in outcomes:
         group, result, error = outcome.group, outcome.result, outcome.error
+        if isinstance(error, WaitingError) and group.canonical_id in arrived:
+            error = WaitingError(error.message, retry_after=0.0)  # what it waited for landed meanwhile: go again now
         if error is not None:
             _fail(updates, group, error, retry, now, counts)
             spans.append(_span(group, target, now, error))
@@ -390,12 +398,29 @@ def _record(
     writeback.record_created(session, policy, target, created, shadows, now)
     ledger.add_links(session, object_type, target, links, now)
     if links:
-        _wake_waiting(session, target, object_type, now)
+        counts.woke = _wake_waiting(session, target, object_type, now)
         intake.wake_referrers(session, target, object_type, [external for _, external in links], now)
     ledger.save_shadows(session, shadows)
     ledger.add_spans(session, spans)
     if links:  # after the shadows: the flows read what the target filled in
         flows.after_write(session, target, policy, [cid for cid, _ in links], now)
+
+
+def _arrived(session: Session, target: str, object_type: str, outcomes: Sequence[_Outcome]) -> set[str]:
+    """The waiting groups whose referenced records were linked in `target` while they were in flight.
+
+    Their wake (_wake_waiting) ran while they were not pending yet, so nothing else would wake them.
+    """
+    references = records.REFERENCES.get(object_type, {})
+    waiting = {
+        o.group.canonical_id: {str(o.group.fields[n]) for n in references if o.group.fields.get(n) not in (None, "")}
+        for o in outcomes
+        if isinstance(o.error, WaitingError)
+    }
+    if not waiting:
+        return set()
+    linked = ledger.links_by_canonical(session, target, sorted(set().union(*waiting.values())))
+    return {cid for cid, wanted in waiting.items() if wanted and wanted <= linked.keys()}
 
 
 _SET = (

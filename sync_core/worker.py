@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
@@ -28,7 +28,7 @@ from sync_core.domain import quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import RateLimitedError, SyncError
 from sync_core.persistence import lanes, quotas, statements
-from sync_core.persistence.database import db_now, transaction
+from sync_core.persistence.database import db_now, snapshot, transaction
 from sync_core.persistence.tables import InboxEvent, SyncRun
 from sync_core.ports import Connector
 from sync_core.retry import RetryPolicy
@@ -60,6 +60,7 @@ class RunCounts:
     ops_retried: int = 0
     ops_dead: int = 0
     api_calls: int = 0
+    woke: set[lanes.LaneKey] = field(default_factory=set)  # lanes of writes that waited for a record it wrote
 
 
 # The loop allocates many short-lived containers per page (rows, values, plans) and keeps
@@ -103,6 +104,8 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._held: dict[str, lanes.Claim] = {}
         self._held_lock = threading.Lock()
+        # Per thread: the lanes of the writes its last run woke, which it runs next if they are free (lanes.claim).
+        self._follow: dict[str, set[lanes.LaneKey]] = {}
 
     # -- running ------------------------------------------------------------------------------
 
@@ -162,7 +165,7 @@ class Worker:
         """Claim one due lane and run it; False when nothing was due."""
         owner = owner or self.name
         with transaction(self.engine) as session:
-            claim = lanes.claim(session, owner, self.config.lease_seconds)
+            claim = lanes.claim(session, owner, self.config.lease_seconds, self._follow.pop(owner, set()))
             if claim is None:
                 return False
             run = SyncRun(
@@ -201,6 +204,7 @@ class Worker:
         finally:
             with self._held_lock:
                 self._held.pop(owner, None)
+        self._follow[owner] = counts.woke - {(claim.system, claim.object_type, claim.direction)}
         if counts.throttled_for is not None:
             status, hold_for = "throttled", max(hold_for or 0.0, counts.throttled_for)
         usage = connector.usage() if connector is not None else None
@@ -237,6 +241,8 @@ class Worker:
             cursor = claim.cursor
             for _ in range(self.config.max_pages_per_run):
                 page = connector.read_changes(claim.object_type, cursor, self.config.page_size)
+                if not page.records and page.cursor == cursor and not page.has_more:
+                    return False  # nothing new: nothing to commit (most polls), so no turn at the write lock
                 with transaction(self.engine) as session:
                     now = fence(session)
                     _ingest(session, claim, page.records, now, counts)
@@ -249,7 +255,7 @@ class Worker:
             counts.api_calls += connector.api_calls - calls
 
     def _drain_inbox(self, claim: lanes.Claim, connector: Connector, counts: RunCounts, fence: executor.Fence) -> None:
-        with transaction(self.engine) as session:
+        with snapshot(self.engine) as session:  # only a look: the events are marked processed below, fenced
             events = session.execute(
                 select(col(InboxEvent.id), col(InboxEvent.external_id), col(InboxEvent.payload))
                 .where(
@@ -289,6 +295,7 @@ class Worker:
             counts.ops_retried += batch.retried
             counts.ops_dead += batch.dead
             counts.api_calls += batch.api_calls
+            counts.woke |= batch.woke
             if batch.throttled_for is not None:
                 counts.throttled_for = batch.throttled_for
                 return True  # work is left, after the hold

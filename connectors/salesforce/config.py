@@ -31,8 +31,9 @@ class SalesforceConfig(BaseModel):
     # Reading changes re-reads this far behind the newest SystemModstamp already delivered (0: the
     # boundary second only), for transactions that commit after later ones.
     overlap_seconds: float = Field(0.0, ge=0)
-    # Records stamped in the last few seconds are left for the next read: SystemModstamp has whole
-    # seconds, and a second still running may gain records after we read it.
+    # The change cursor stays this far behind now: SystemModstamp has whole seconds, and a second still
+    # running may gain records after we read it. Records stamped since are handed over provisionally
+    # and read again until their second settles (connector._read_feed).
     settle_seconds: float = Field(2.0, ge=0)
     # simple-salesforce's first wait and base poll interval for Bulk API 2.0 jobs.
     bulk_poll_seconds: int = Field(1, ge=0)

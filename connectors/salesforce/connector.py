@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -80,6 +81,13 @@ def _feed_cursors(cursor: str | None) -> dict[str, str | None]:
     return {CONTACT: cursor}
 
 
+def provisional_version(record: SourceRecord) -> str:
+    """The version of a record read before its second settled: its stamp and a digest of its values, since
+    a later change within the same second keeps the stamp but not the values."""
+    values = json.dumps(record.fields, sort_keys=True, default=str, separators=(",", ":"))
+    return f"{record.version}~{hashlib.blake2b(values.encode(), digest_size=8).hexdigest()}"
+
+
 class _UtcClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -142,9 +150,10 @@ class SalesforceConnector:
     def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
         """Records (deleted ones too) whose SystemModstamp moved since `cursor`, oldest first per sObject.
 
-        Records stamped within `settle_seconds` of now wait for the next read: their second may still
-        gain records. Without an overlap the read continues exactly after the last (SystemModstamp,
-        Id) delivered; with one it goes back `overlap_seconds` and skips what it already delivered.
+        The cursor stays behind records stamped within `settle_seconds` of now (their second may still
+        gain records); they come provisionally meanwhile (_read_feed). Without an overlap the read
+        continues exactly after the last settled (SystemModstamp, Id) delivered; with one it goes back
+        `overlap_seconds` and skips what it already delivered.
         Contacts are two feeds, Leads and Contacts, each with its own cursor inside this one; a
         converted Lead is reported as news of the Contact it became.
         """
@@ -164,30 +173,47 @@ class SalesforceConnector:
         return ChangePage(tuple(records), json.dumps({"feeds": state}, sort_keys=True) if state else None, more)
 
     def _read_feed(self, sobject: str, cursor: str | None, limit: int) -> ChangePage:
+        """One page of `sobject`'s feed: the settled records after the cursor, then the newest ones early.
+
+        The cursor only moves through settled seconds (stamped before `settle_seconds` ago). Records
+        stamped since then are handed over too, while the page has room, with a provisional version
+        (their stamp and a digest of their values): the cursor stays before them, so the next read
+        brings them again, and again once their second has settled, each time with the version
+        their values then have. A record changed twice in its second thus reaches the engine in its
+        final state, and one that did not change in between is skipped as a version already seen.
+        """
         state = ChangeCursor.decode(cursor)
         overlap = timedelta(seconds=self.config.overlap_seconds)
         upper = (self._clock.now() - timedelta(seconds=self.config.settle_seconds)).replace(microsecond=0)
-        conditions = [f"SystemModstamp < {soql_datetime(upper)}"]
+        conditions = []
         fetch = limit
         if state.since is not None and overlap > timedelta(0):
             lower = state.lower_bound(overlap)
             assert lower is not None
-            conditions.insert(0, f"SystemModstamp >= {soql_datetime(lower)}")
+            conditions.append(f"SystemModstamp >= {soql_datetime(lower)}")
             fetch = limit + len(state.seen)  # the window's rows come back and are skipped
         elif state.since is not None:
             since = soql_datetime(parse_stamp(state.since))
             last_id = soql_string(str(state.last_id))
-            keyset = f"(SystemModstamp > {since} OR (SystemModstamp = {since} AND Id > {last_id}))"
-            conditions.insert(0, keyset)
+            conditions.append(f"(SystemModstamp > {since} OR (SystemModstamp = {since} AND Id > {last_id}))")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         soql = (
-            f"SELECT {', '.join(self.columns(sobject))} FROM {sobject} WHERE {' AND '.join(conditions)}"
+            f"SELECT {', '.join(self.columns(sobject))} FROM {sobject}{where}"
             f" ORDER BY SystemModstamp ASC, Id ASC LIMIT {fetch}"
         )
         rows = self._client.query(soql, include_deleted=True)  # queryAll: deletions are changes too
-        fresh = [r for r in rows if state.is_new(str(r["Id"]), str(r["SystemModstamp"]))][:limit]
-        fresh = self._with_prices(sobject, self._with_roles(sobject, self._with_lines(sobject, fresh)))
+        # In (SystemModstamp, Id) order the settled rows come first, the unsettled ones after them.
+        settled = [r for r in rows if parse_stamp(str(r["SystemModstamp"])) < upper]
+        unsettled = rows[len(settled) :]
+        new = [r for r in settled if state.is_new(str(r["Id"]), str(r["SystemModstamp"]))]
+        more = (len(rows) >= fetch and not unsettled) or len(new) > limit
+        fresh = new[:limit]
         following = state.after(((str(r["Id"]), str(r["SystemModstamp"])) for r in fresh), overlap)
-        return ChangePage(tuple(self._records(sobject, fresh)), following.encode(), has_more=len(rows) >= fetch)
+        early = [] if more else unsettled[: limit - len(fresh)]
+        rows = self._with_prices(sobject, self._with_roles(sobject, self._with_lines(sobject, [*fresh, *early])))
+        records = self._records(sobject, rows)  # one record per row, in order
+        records[len(fresh) :] = [replace(r, version=provisional_version(r)) for r in records[len(fresh) :]]
+        return ChangePage(tuple(records), following.encode(), has_more=more)
 
     def _records(self, sobject: str, rows: Sequence[dict[str, Any]]) -> list[SourceRecord]:
         """Rows as SourceRecords; a converted Lead becomes news of its Contact (the lead itself is gone), and

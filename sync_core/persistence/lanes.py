@@ -7,10 +7,11 @@ holds an unexpired lease, so a worker that lost its lease cannot commit.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -53,8 +54,17 @@ def ensure_lanes(session: Session, system: str, object_type: str) -> None:
     session.flush()
 
 
-def claim(session: Session, owner: str, lease_seconds: float) -> Claim | None:
-    """Take the most overdue free lane, or None when nothing is due."""
+LaneKey = tuple[str, str, str]
+"""(system, object type, direction): one lane."""
+
+
+def claim(session: Session, owner: str, lease_seconds: float, prefer: Collection[LaneKey] = ()) -> Claim | None:
+    """Take the most overdue free lane, or None when nothing is due.
+
+    Lanes in `prefer` that are due and free come first: writes the caller's last run woke (an order
+    whose customer it just created) follow at once instead of queueing behind every lane the poll
+    made due meanwhile.
+    """
     now = db_now(session)
     query = (
         select(Lane)
@@ -69,7 +79,15 @@ def claim(session: Session, owner: str, lease_seconds: float) -> Claim | None:
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    lane = session.scalars(query).first()
+    lane = None
+    if prefer:
+        chosen = [
+            (col(Lane.system) == system) & (col(Lane.object_type) == object_type) & (col(Lane.direction) == direction)
+            for system, object_type, direction in sorted(prefer)
+        ]
+        lane = session.scalars(query.where(or_(*chosen))).first()
+    if lane is None:
+        lane = session.scalars(query).first()
     if lane is None:
         return None
     lane.lease_owner = owner

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core.domain import orders
+from sync_core.domain.errors import ErrorCategory
 from sync_core.domain.ownership import SystemState, plan
 from sync_core.domain.records import WON
 from sync_core.persistence import lanes, ledger
@@ -41,6 +42,8 @@ NAME = "closed_won"
 PLACE = "place"
 CUSTOMER = "customer"
 _SETTLED = ("pending", "in_flight", "done", "rejected")  # being placed, placed, or refused by a person
+# How long an order waits for its customer's write if nothing wakes it sooner (as the executor's WAIT_SECONDS).
+CUSTOMER_WAIT = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -268,9 +271,16 @@ def _decide(session: Session, policy: ObjectPolicy, found: Roles, cid: str, op: 
         ledger.add_spans(session, [_span(story, cid, found.erp, now, "held", decision.message)])
         return 1
     company_id = str(payload["company_id"])
+    customer_queued = False
     if ledger.links_by_canonical(session, found.erp, [company_id]).get(company_id) is None:
-        _plan_customer(session, found, company_id, company_states, company_written, now)
+        customer_queued = _plan_customer(session, found, company_id, company_states, company_written, now)
     row = _row(found, cid, external, version, {**payload, "lines": list(decision.lines)}, now, story)
+    if customer_queued:
+        # The order waits for its customer from the start rather than after a first try: the customer's
+        # write wakes it the moment the ERP links the company (executor._wake_waiting).
+        waiting = f"{found.erp} has no company {company_id} yet for deal company_id (its write is queued)"
+        row.update(error_category=ErrorCategory.WAITING.value, error_message=waiting,
+                   next_attempt_at=now + CUSTOMER_WAIT)
     if decision.approved:
         row["result"] = {"approved": decision.approved}
     _put(session, op, row)
@@ -280,15 +290,17 @@ def _decide(session: Session, policy: ObjectPolicy, found: Roles, cid: str, op: 
 
 
 def _plan_customer(session: Session, found: Roles, company_id: str, states: Mapping[str, SystemState | None],
-                   written: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
-    """Create the company in the ERP (upserted there on Revline's id): what the policy gives it."""
+                   written: Mapping[str, Mapping[str, Any]], now: datetime) -> bool:
+    """Create the company in the ERP (upserted there on Revline's id): what the policy gives it.
+
+    False when the policy gives the ERP nothing of it, so no write is queued."""
     company_policy = load(session, "company")
     everyone: dict[str, SystemState | None] = {s: states.get(s) for s in company_policy.systems}
     everyone[found.erp] = None
     fields = plan(company_policy.rules, everyone, written).get(found.erp, {})
     fields = {k: v for k, v in fields.items() if k in company_policy.fields_of(found.erp)}
     if not fields:
-        return
+        return False
     key = ledger.idempotency_key(found.erp, "company", found.sales, company_id, "-", CUSTOMER)
     ledger.add_ops(session, [{
         # Its own operation, not "upsert": a fresh plan of the company (which never creates it in the ERP)
@@ -302,6 +314,7 @@ def _plan_customer(session: Session, found: Roles, company_id: str, states: Mapp
     session.execute(update(OutboundOp).where(col(OutboundOp.idempotency_key) == key, op_status_is("dead")).values(
         status="pending", attempts=0, next_attempt_at=now, error_category=None, error_message=None, updated_at=now))
     lanes.mark_due(session, found.erp, "company", lanes.OUTBOUND, now)
+    return True
 
 
 def _row(found: Roles, cid: str, external: str, version: str, payload: dict[str, Any], now: datetime,

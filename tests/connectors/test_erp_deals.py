@@ -143,6 +143,29 @@ def test_a_won_deal_is_placed_once_keyed_on_its_opportunity(erp: RunningSandbox)
     assert (line["product_uom_qty"], line["price_unit"], line["name"]) == (4.0, 120.5, "SKU-1010 for you")
 
 
+def test_a_batch_of_won_deals_is_placed_side_by_side_each_once_with_its_own_answer(erp19: RunningSandbox) -> None:
+    connector = connect(erp19)
+    company = customer(connector)
+    writes = [deal_write(f"d-{n}", company, f"006D{n}") for n in range(6)]
+    writes.insert(3, deal_write("d-bad", company, "006Dbad", "NO-SUCH-SKU"))
+    results = connector.write_batch("deal", writes)
+    assert [r.canonical_id for r in results] == [w.canonical_id for w in writes]  # in the order asked
+    bad = results.pop(3)
+    assert isinstance(bad.error, PermanentError)
+    assert bad.error.category is ErrorCategory.MAPPING
+    assert all(r.ok and r.created for r in results)
+    read = {r.external_id: r for r in connector.read("deal", [str(r.external_id) for r in results])}
+    assert len(read) == 6
+    for n, result in enumerate(results):
+        assert orders_with(erp19, f"sf-opp:006D{n}") == [{"id": int(str(result.external_id)), "state": "sale",
+                                                         "lines": 1}]  # fmt: skip
+        assert (result.version, result.filled) == (read[result.external_id].version,
+                                                   dict(read[result.external_id].fields))  # fmt: skip
+    again = connector.write_batch("deal", [deal_write(f"d-{n}", company, f"006D{n}") for n in range(6)])  # retries
+    assert [(r.external_id, r.created) for r in again] == [(r.external_id, False) for r in results]
+    assert orders_with(erp19, "sf-opp:006Dbad") == []
+
+
 def test_a_linked_deal_is_only_confirmed_never_amended(erp19: RunningSandbox) -> None:
     connector = connect(erp19)
     company = customer(connector)

@@ -167,15 +167,29 @@ def test_a_busy_second_split_across_pages_loses_and_doubles_nothing(
     assert (nothing.records, nothing.cursor, nothing.has_more) == ((), after, False)
 
 
-def test_records_of_a_second_still_running_wait_for_the_next_read(org: RunningSandbox, http: requests.Session) -> None:
+def test_records_of_a_second_still_running_come_early_and_again_once_it_settles(
+    org: RunningSandbox, http: requests.Session
+) -> None:
     connector = connect(org)
     _, cursor = drain(connector, None)
     record = as_person(http, org, "POST", "Contact", {"LastName": "Early", "Title": "Intern"})
-    assert connector.read_changes("contact", cursor, 10).records == ()  # its second may gain more
-    as_person(http, org, "PATCH", f"Contact/{record}", {"Title": "Engineer"})  # the same second
+    early = connector.read_changes("contact", cursor, 10)
+    # Handed over at once, provisionally; the cursor stays before its second, which may gain more.
+    [first] = early.records
+    assert (first.external_id, first.fields["Title"]) == (record, "Intern")
+    assert first.version.startswith(f"{first.fields['SystemModstamp']}~")
+    assert early.cursor == cursor
+    assert [r.version for r in connector.read_changes("contact", cursor, 10).records] == [first.version]
+    as_person(http, org, "PATCH", f"Contact/{record}", {"Title": "Engineer"})  # the same second, the same stamp
+    [second] = connector.read_changes("contact", cursor, 10).records
+    assert (second.fields["Title"], second.fields["SystemModstamp"]) == ("Engineer", first.fields["SystemModstamp"])
+    assert second.version != first.version  # so the engine does not skip it as a version already seen
     org.state.clock.advance(3)
     page = connector.read_changes("contact", cursor, 10)
-    assert [(r.external_id, r.fields["Title"]) for r in page.records] == [(record, "Engineer")]
+    assert [(r.external_id, r.fields["Title"], r.version) for r in page.records] == [
+        (record, "Engineer", second.fields["SystemModstamp"])
+    ]
+    assert connector.read_changes("contact", page.cursor, 10).records == ()
 
 
 def test_the_overlap_window_catches_a_transaction_that_commits_late(

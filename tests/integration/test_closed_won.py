@@ -17,7 +17,7 @@ from sync_core.domain.mapping import ObjectMapping, identity_mapping
 from sync_core.domain.ownership import FieldRule, Rule
 from sync_core.persistence import lanes
 from sync_core.persistence.database import snapshot, transaction
-from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction
+from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction, TraceSpan
 from sync_core.services import (
     closed_won,
     dead_letters,
@@ -169,6 +169,34 @@ def test_a_won_deal_becomes_one_order_and_its_number_comes_back(ledger_url: str)
     placements = [w for w in flow.erp.applied_writes() if w.object_type == "deal" and w.created]
     assert len(placements) == 1
     assert flow.order_op(deal).status == "done"
+
+
+def test_an_order_waits_for_its_new_customer_and_follows_it_at_once(ledger_url: str) -> None:
+    flow = Flow(ledger_url)
+    account = flow.customer()
+    deal = flow.deal(account, "negotiation", [_line("WIDGET")])
+    flow.sync()  # the ERP's catalogue is read
+    flow.deal(account, "closed_won", [_line("WIDGET")], external_id=deal)
+    with transaction(flow.engine) as session:
+        lanes.mark_all_due(session)
+    while flow.worker.run_once():  # until the deal is read and its order decided
+        with snapshot(flow.engine) as session:
+            if session.scalar(select(OutboundOp.id).where(OutboundOp.operation == "place")) is not None:
+                break
+    op = flow.order_op(deal)
+    # Its customer is queued: the order waits for it rather than trying first (and sleeping after).
+    assert (op.status, op.error_category) == ("pending", "waiting")
+    assert op.next_attempt_at > datetime.now(UTC)
+    drain(flow.worker)  # the customer's write wakes it: placed in the same round, not seconds later
+    assert len(flow.erp.all("company")) == 1
+    assert len(flow.orders()) == 1
+    assert (flow.order_op(deal).status, flow.order_op(deal).attempts) == ("done", 1)
+    with snapshot(flow.engine) as session:
+        tries = session.execute(
+            select(TraceSpan.status).where(TraceSpan.name == "write", TraceSpan.system == "erp",
+                                           TraceSpan.attributes["record"].as_string() == op.canonical_id)
+        ).scalars().all()  # fmt: skip
+    assert tries == ["ok"]
 
 
 def test_missing_billing_data_is_held_naming_the_fields_then_retried_once_fixed(ledger_url: str) -> None:
