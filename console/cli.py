@@ -147,7 +147,10 @@ def demo_crm(settings: Settings, args: argparse.Namespace) -> int:
             engine, build(connections.load(engine, key)),
             WorkerConfig(lease_seconds=settings.lease_seconds, page_size=settings.page_size),
         )
-        ticker = Ticker(engine, default_schedules(min(settings.poll_seconds, 2.0)), worker_id())
+        # Reconciliation every minute and a full pass every five rather than nightly: the demo's mismatches
+        # show up while you watch.
+        schedules = default_schedules(min(settings.poll_seconds, 2.0), reconcile_seconds=60, full_reconcile_seconds=300)
+        ticker = Ticker(engine, schedules, worker_id())
         worker.start(settings.worker_threads)
         ticker.start()
         traffic = CrmTraffic(sandboxes, seed=args.seed, fault_every=args.fault_every)
@@ -266,15 +269,18 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="run everything in one go: ledger, sandboxes, a worker, the console and live traffic",
-        description="Migrate the ledger, start the HubSpot and Salesforce sandboxes (8101, 8102) under the "
-        "HubSpot + Salesforce ownership preset, a worker, people changing records on both sides through the "
-        "sandboxes, HubSpot webhooks into the console, and the console. With --systems memory, two in-memory "
-        "CRMs instead, with scripted faults in turn: a write that sales rejects once (a dead letter a retry "
-        "fixes), a malformed email (a dead letter that needs the record fixed) and a rate limit.",
+        description="Migrate the ledger, start the HubSpot, Salesforce and ERP (Odoo) sandboxes (8101, 8102, "
+        "8103) under the lead-to-cash preset, a worker, people at work in all three (leads qualified and "
+        "converted, deals won with products, the ERP delivering, invoicing and collecting), HubSpot webhooks "
+        "into the console, reconciliation every minute, and the console. Faults come in turn: locked rows, "
+        "outages, values a system refuses, unknown products, prices off the list, missing VAT numbers, a "
+        "deleted record. With --systems memory, two in-memory CRMs instead, with scripted faults in turn: a "
+        "write that sales rejects once (a dead letter a retry fixes), a malformed email (a dead letter that "
+        "needs the record fixed) and a rate limit.",
     )
     demo.add_argument(
         "--systems", choices=["sandboxes", "memory"], default="sandboxes",
-        help="the HubSpot and Salesforce sandboxes (default) or two in-memory CRMs",
+        help="the HubSpot, Salesforce and ERP sandboxes (default) or two in-memory CRMs",
     )
     demo.add_argument("--port", type=int, default=3000, help="console port (default 3000)")
     demo.add_argument(

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from sqlalchemy import Engine
 
 from console.presets import install_lead_to_cash
 from sync_core.domain.handoff import Assignment, HandoffRules
-from sync_core.services import connections, lead_handoff
+from sync_core.services import connections, lead_handoff, reconciliation
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def connect(engine: Engine, sandboxes: Sandboxes, key: str, console_url: str | N
         {"api_key": "sandbox-key"}, key, "demo",
     )
     install_lead_to_cash(engine)
+    # A demo is watched for minutes, not days: an order is late after five minutes.
+    reconciliation.save_settings(engine, "demo", order_sla=timedelta(minutes=5))
     # The sales team uses both CRMs; new leads go to them in turn.
     owners = tuple(share_sales_team(sandboxes.hubspot_url, sandboxes.salesforce_url, str(sandboxes.ca_file)))[:3]
     if owners:
@@ -144,6 +147,9 @@ class CrmTraffic:
 
     def __init__(self, sandboxes: Sandboxes, seed: int = 7, fault_every: int = 40) -> None:
         self.hubspot = httpx.Client(base_url=f"{sandboxes.hubspot_url}/__sandbox__", timeout=10)
+        self.hubspot_api = httpx.Client(  # what a person's delete in HubSpot's UI amounts to
+            base_url=sandboxes.hubspot_url, headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"}, timeout=10
+        )
         self.salesforce = httpx.Client(
             base_url=f"{sandboxes.salesforce_url}/__sandbox__", verify=str(sandboxes.ca_file), timeout=10
         )
@@ -279,8 +285,9 @@ class CrmTraffic:
 
     def systems_misbehave(self) -> None:
         """In turn: a locked row in Salesforce, a 503 from HubSpot, a title Salesforce cannot hold, a product the
-        ERP does not sell, a price far from the list, an account without its VAT number, the ERP down a while."""
-        kind = next(self._faults) % 7
+        ERP does not sell, a price far from the list, an account without its VAT number, the ERP down a while,
+        a contact deleted in HubSpot (deletions do not sync: reconciliation finds the orphan)."""
+        kind = next(self._faults) % 8
         if kind == 0:
             self.salesforce.post("/faults", json={"lock_row": {"next": 1}})
         elif kind == 1:
@@ -300,8 +307,11 @@ class CrmTraffic:
             if ready and ready[0].get("AccountId"):
                 self._complete_billing(str(ready[0]["AccountId"]), without_vat=True)
                 self._salesforce_change("Opportunity", {"StageName": "Closed Won"}, ready[0]["Id"])
-        else:
+        elif kind == 6:
             self.erp.post("/faults", json={"server_errors": {"sequence": [503] * 6}})
+        elif self._hubspot_contacts:
+            gone = self._hubspot_contacts.pop(self.random.randrange(len(self._hubspot_contacts)))
+            self.hubspot_api.delete(f"/crm/v3/objects/contacts/{gone}")
 
     def step(self, number: int) -> None:
         if self.fault_every and number % self.fault_every == 0:

@@ -105,10 +105,11 @@ def run_lane(
         _read_fresh(engine, claim, connectors, policy, candidates)
         with transaction(engine) as session:
             now = fence(session)
-            run = session.get(ReconcileRun, position.run)
+            # Locked: a pass starting now (which supersedes this one and resets the lanes' cursors) waits
+            # for this page to commit, so it is never overwritten by this page's cursor.
+            run = session.get(ReconcileRun, position.run, with_for_update=True)
             if run is None or run.status != RUNNING:
-                position.done = True  # the pass was superseded
-                lanes.advance_cursor(session, claim, position.dump())
+                position.done = True  # the pass was superseded: the lane's cursor is the new pass's now
                 continue
             config = settings_in(session)
             counts, settled = _judge(session, claim, policy, run, records, candidates, config, now)
@@ -268,6 +269,9 @@ def _judge(
     if run.mode == "full":
         _remember_seen(session, run, claim, policy, records)
     settled = all(now - r.modified_at >= config.grace for r in records)
+    gone = _deleted(session, claim, [r for r in records if r.deleted])
+    if gone:
+        counts.opened += _record(session, run, gone, now)[0]
     if not candidates:
         return counts, settled
     cids = list(candidates)
@@ -439,14 +443,23 @@ def _orphans(session: Session, claim: lanes.Claim, connector: Connector, run: Re
     for start in range(0, len(externals), size):
         found = connector.read(claim.object_type, externals[start : start + size])
         alive |= {r.external_id for r in found if not r.deleted}
-    return [
-        Mismatch(
-            kind=Kind.ORPHAN, object_type=claim.object_type, canonical_id=cid, target=claim.system,
-            summary=f"{claim.object_type} {external} is linked but no longer in {claim.system}",
-            systems=(claim.system,), records={claim.system: external}, values={claim.system: None},
-        )
-        for cid, external in unseen if external not in alive
-    ]
+    return [_orphan(claim, cid, external) for cid, external in unseen if external not in alive]
+
+
+def _deleted(session: Session, claim: lanes.Claim, records: Sequence[SourceRecord]) -> list[Mismatch]:
+    """Linked records a change feed reports deleted (Salesforce's does): orphans, without waiting for a full pass."""
+    if not records:
+        return []
+    links = ledger.links_by_external(session, claim.system, claim.object_type, [r.external_id for r in records])
+    return [_orphan(claim, cid, external) for external, cid in sorted(links.items())]
+
+
+def _orphan(claim: lanes.Claim, cid: str, external: str) -> Mismatch:
+    return Mismatch(
+        kind=Kind.ORPHAN, object_type=claim.object_type, canonical_id=cid, target=claim.system,
+        summary=f"{claim.object_type} {external} is linked but no longer in {claim.system}",
+        systems=(claim.system,), records={claim.system: external}, values={claim.system: None},
+    )
 
 
 def _duplicates(session: Session, claim: lanes.Claim) -> list[Mismatch]:

@@ -62,14 +62,16 @@ def _drain(session: Session, _at: datetime) -> None:
     lanes.mark_all_due(session, lanes.OUTBOUND)
 
 
-def default_schedules(poll_seconds: float, reconcile_seconds: float = 300.0) -> list[Schedule]:
+def default_schedules(
+    poll_seconds: float, reconcile_seconds: float = 300.0, full_reconcile_seconds: float = 86_400.0
+) -> list[Schedule]:
     """Poll every inbound lane; sweep outbound lanes so retries and orphaned ops are sent; reconcile
     what changed every few minutes and everything nightly (at midnight UTC: fire times count from it)."""
     return [
         Schedule("poll", poll_seconds, _poll),
         Schedule("drain", max(poll_seconds, 5.0), _drain),
         Schedule("reconcile", reconcile_seconds, reconciliation.scheduled(reconciliation.INCREMENTAL)),
-        Schedule("reconcile-full", 86_400.0, reconciliation.scheduled(reconciliation.FULL)),
+        Schedule("reconcile-full", full_reconcile_seconds, reconciliation.scheduled(reconciliation.FULL)),
     ]
 
 

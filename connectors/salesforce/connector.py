@@ -499,9 +499,13 @@ class SalesforceConnector:
     def _set_roles(self, writes: Sequence[WriteRequest], results: list[WriteResult]) -> list[WriteResult]:
         """Opportunities written with contacts get exactly those contacts as contact roles: the missing ones
         created (without a role: sales picks it), the others deleted, so the list the policy chose is the list
-        Salesforce holds. A failure fails the opportunity's write, to be retried."""
+        Salesforce holds. A failure fails the opportunity's write, to be retried.
+
+        Only Contacts can hold a contact role: a person Salesforce still has as a Lead is left out, and joins
+        with the deal's first write after sales converts the lead (its link has moved to the Contact by then)."""
         wanted = {
-            str(result.external_id): (index, {str(c) for c in write.fields[CONTACT_ROLES] or []})
+            str(result.external_id): (index, {str(c) for c in write.fields[CONTACT_ROLES] or []
+                                              if person_sobject(str(c), {}) != LEAD})
             for index, (write, result) in enumerate(zip(writes, results, strict=True))
             if CONTACT_ROLES in write.fields and result.ok and result.external_id
         }

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Text, cast, func, select
+from sqlalchemy import Engine, Text, cast, func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -115,6 +115,10 @@ def start(session: Session, mode: str, actor: str) -> int | None:
     replaces a running incremental one). None when no object has two systems to compare."""
     if mode not in (FULL, INCREMENTAL):
         raise ValueError(f"a pass is {FULL} or {INCREMENTAL}, not {mode!r}")
+    if session.get_bind().dialect.name == "postgresql":
+        # One start at a time (the nightly full pass and an incremental one fire together at midnight);
+        # SQLite's single writer gives this already.
+        session.execute(text("LOCK TABLE reconcile_run IN SHARE ROW EXCLUSIVE MODE"))
     now = db_now(session)
     running = session.scalars(select(ReconcileRun).where(col(ReconcileRun.status) == RUNNING)).first()
     if running is not None:

@@ -207,3 +207,16 @@ def test_salesforce_deal_contacts_are_contact_roles_kept_exactly(
     _create(org, "OpportunityContactRole", {"OpportunityId": opportunity, "ContactId": bob, "Role": "Evaluator"})
     (read,) = salesforce.read("deal", [opportunity])
     assert read.fields["OpportunityContactRoles"] == sorted([ada, bob, cy])
+
+
+def test_a_lead_on_a_deal_holds_no_contact_role_until_converted(
+    org: RunningSandbox, salesforce: SalesforceConnector
+) -> None:
+    account = _create(org, "Account", {"Name": "Initech"})
+    contact = _create(org, "Contact", {"LastName": "Ada", "AccountId": account})
+    lead = _create(org, "Lead", {"LastName": "Bob", "Company": "Initech"})
+    fields = {"Name": "Initech rollout", "StageName": "Prospecting", "CloseDate": "2026-09-30", "AccountId": account,
+              "OpportunityContactRoles": [lead, contact]}  # fmt: skip
+    (written,) = salesforce.write_batch("deal", [WriteRequest("rv-8", None, fields, ())])
+    assert written.ok  # the opportunity is written; Salesforce cannot give a Lead a contact role
+    assert _roles(org, str(written.external_id)) == {contact}

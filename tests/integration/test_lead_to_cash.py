@@ -538,3 +538,20 @@ def test_won_deals_without_orders_get_exactly_one_order_from_reconciliation(chai
     assert [f for f in _listed(chain) if f.kind == "won_without_order"] == []
     assert len(_orders(chain, retried)) == 1
     assert len(_orders(chain, missed)) == 1
+
+
+def test_a_record_deleted_in_salesforce_is_an_orphan_for_the_next_incremental_pass(chain: Chain) -> None:
+    reconciliation.save_settings(chain.engine, "admin", grace=timedelta(0))
+    _stamp_salesforce_an_hour_ago(chain)
+    account = chain.rep("POST", "records/Account", {"fields": {"Name": "Vandelay", "Website": "vandelay.example"}})
+    chain.sync()
+    company_hs = chain.twin("salesforce", "company", "hubspot", account["id"])
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(chain.salesforce.ca_file))) as http:
+        assert http.delete(f"{chain.salesforce.url}/__sandbox__/records/Account/{account['id']}").status_code == 204
+    chain.salesforce.state.clock.advance(2)
+    run_id = reconciliation.run_now(chain.engine, "scheduler", reconciliation.INCREMENTAL)
+    drain(chain.worker)
+    (orphan,) = [f for f in _listed(chain) if f.kind == "orphan"]
+    assert orphan.records == {"salesforce": account["id"]}
+    assert orphan.run_id == run_id
+    assert chain.hs("companies", company_hs)["name"] == "Vandelay"  # deletions are not synced: a person decides

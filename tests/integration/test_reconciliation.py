@@ -213,3 +213,19 @@ def test_an_interrupted_pass_resumes_without_losing_or_doubling(ledger_url: str)
     assert sorted((f.field, f.key.split(":")[3]) for f in found) == expected
     with transaction(engine) as session:
         assert session.scalar(select(func.count()).select_from(Finding)) == 6
+
+
+def test_a_full_pass_supersedes_a_running_incremental_one(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    incremental = reconciliation.run_now(engine, "scheduler", reconciliation.INCREMENTAL)
+    assert reconciliation.run_now(engine, "scheduler", reconciliation.INCREMENTAL) == incremental  # one at a time
+    full = reconciliation.run_now(engine, "ops@example.com", reconciliation.FULL)
+    assert full != incremental
+    drain(worker)
+    with transaction(engine) as session:
+        first, second = (session.get(ReconcileRun, i) for i in (incremental, full))
+        assert first is not None
+        assert second is not None
+        assert (first.status, first.lanes_done) == ("superseded", 0)
+        assert (second.status, second.lanes_done, second.records_read) == ("done", 4, 14)
