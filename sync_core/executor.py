@@ -202,7 +202,9 @@ def _referenced(
 
     A referenced record the target does not hold yet makes the write try again rather than point
     at nothing: it waits, spending no attempt, while that record's own write is queued for the
-    target (`queued`), and is woken when it lands.
+    target (`queued`), and is woken when it lands. A set of references (a deal's contacts) holds
+    the members the target has: one it does not have and is not getting (a person marketing keeps
+    to itself) is left out rather than holding the record back.
     """
     references = records.REFERENCES.get(object_type)
     if not references:
@@ -210,15 +212,18 @@ def _referenced(
     resolved = dict(fields)
     for name, referenced_type in references.items():
         ids = records.reference_ids(fields.get(name))
+        many = isinstance(fields.get(name), list | tuple)
         for value in ids:
             if value not in external:
                 problem = f"{target} has no {referenced_type} {value} yet for {object_type} {name}"
                 if value in queued:
                     raise WaitingError(problem + " (its write is queued)", retry_after=WAIT_SECONDS)
-                raise RetryableError(problem)
-        if ids:
-            many = isinstance(fields[name], list | tuple)
-            resolved[name] = [external[i] for i in ids] if many else external[ids[0]]
+                if not many:
+                    raise RetryableError(problem)
+        if many:
+            resolved[name] = [external[i] for i in ids if i in external]
+        elif ids:
+            resolved[name] = external[ids[0]]
     return resolved
 
 

@@ -21,10 +21,11 @@ from sqlmodel import col
 from sync_core import executor, intake
 from sync_core.domain import findings
 from sync_core.domain.changes import SourceRecord
+from sync_core.domain.errors import ErrorCategory
 from sync_core.domain.findings import Kind
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.database import db_now, snapshot, transaction
-from sync_core.persistence.tables import AuditLog, Finding, FlowSetting, Lane, OutboundOp, ReconcileRun
+from sync_core.persistence.tables import AuditLog, Finding, FlowSetting, Lane, OutboundOp, ReconcileRun, op_status_is
 from sync_core.services import closed_won
 from sync_core.services.policy import ObjectPolicy, load
 from sync_core.services.runs import Page, make_page, page_bounds
@@ -38,6 +39,8 @@ OBJECTS = ("company", "contact", "deal")  # the object types a pass compares
 OPEN = "open"
 _CHUNK = 500  # ids per IN (...) list
 _AUDITED_IDS = 1000  # a bulk action's audit row names this many findings, and counts them all
+# Held orders a person must act on (billing data, a product, a price): a heal would only hold them again.
+_FOR_A_PERSON = {c.value for c in (ErrorCategory.VALIDATION, ErrorCategory.MAPPING, ErrorCategory.APPROVAL_REQUIRED)}
 
 
 @dataclass
@@ -433,6 +436,12 @@ def _target(row: Finding) -> str | None:
 def _place_again(
     session: Session, policy: ObjectPolicy, cid: str, fresh: Mapping[str, SourceRecord], now: datetime
 ) -> int | None:
+    """The closed-won flow again for one deal; None (no heal) while its order waits in the repair queue for
+    a person (billing data, a product, a price): deciding again would only hold it again."""
+    held = session.scalar(select(col(OutboundOp.error_category)).where(
+        col(OutboundOp.canonical_id) == cid, col(OutboundOp.operation) == closed_won.PLACE, op_status_is("dead")))
+    if held in _FOR_A_PERSON:
+        return None
     roles = closed_won.roles(policy)
     record = fresh.get(roles.sales) if roles is not None else None
     if roles is not None and record is not None:

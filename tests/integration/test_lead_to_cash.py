@@ -555,3 +555,18 @@ def test_a_record_deleted_in_salesforce_is_an_orphan_for_the_next_incremental_pa
     assert orphan.records == {"salesforce": account["id"]}
     assert orphan.run_id == run_id
     assert chain.hs("companies", company_hs)["name"] == "Vandelay"  # deletions are not synced: a person decides
+
+
+def test_a_won_deal_held_for_a_person_is_a_finding_the_heal_leaves_to_them(chain: Chain) -> None:
+    reconciliation.save_settings(chain.engine, "admin", grace=timedelta(0), order_sla=timedelta(0))
+    _stamp_salesforce_an_hour_ago(chain)
+    code, price = _erp_product(chain)
+    opportunity = _deal(chain, code, price, vat=None, name="Globex")  # billing data the ERP needs is missing
+    chain.sync()
+    held = _order_op(chain, opportunity)
+    assert (held.status, held.error_category) == ("dead", "validation")
+    _reconcile(chain)
+    (finding,) = [f for f in _listed(chain) if f.kind == "won_without_order"]
+    assert finding.records["salesforce"] == opportunity
+    assert finding.heal_op_id is None  # re-deciding would only hold it again: the repair queue has it
+    assert _order_op(chain, opportunity).updated_at == held.updated_at
