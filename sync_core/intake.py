@@ -147,16 +147,22 @@ def _await(
 def wake_referrers(session: Session, system: str, object_type: str, linked: Collection[str], now: datetime) -> None:
     """Records of `system` that pointed at these newly linked ones are read again, now that they resolve."""
     waiting = ledger.referrers_of(session, system, object_type, linked)
+    for waiting_type in sorted({t for t, _ in waiting}):
+        ids = [e for t, e in waiting if t == waiting_type]
+        reread(session, system, waiting_type, ids, f"the {object_type} it points at is linked now", now)
+
+
+def reread(session: Session, system: str, object_type: str, ids: Collection[str], reason: str, now: datetime) -> None:
+    """Have the inbound lane read these records again, in full: they may look like echoes of Revline's own
+    writes and still be news now."""
     ledger.add_inbox(session, [
-        {"dedupe_key": f"reread:{system}:{waiting_type}:{external_id}:{uuid.uuid4()}", "system": system,
-         "object_type": waiting_type, "external_id": external_id,
-         # Read in full: the record may look like an echo of Revline's own write, and still be news now.
-         "payload": {"reason": f"the {object_type} it points at is linked now", "read_in_full": True},
-         "received_at": now}
-        for waiting_type, external_id in waiting
+        {"dedupe_key": f"reread:{system}:{object_type}:{external_id}:{uuid.uuid4()}", "system": system,
+         "object_type": object_type, "external_id": external_id,
+         "payload": {"reason": reason, "read_in_full": True}, "received_at": now}
+        for external_id in ids
     ])  # fmt: skip
-    for waiting_type in {t for t, _ in waiting}:
-        lanes.mark_due(session, system, waiting_type, lanes.INBOUND, now)
+    if ids:
+        lanes.mark_due(session, system, object_type, lanes.INBOUND, now)
 
 
 def to_canonical(

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core import intake
-from sync_core.domain import findings, quota
+from sync_core.domain import findings, identity, quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import PermanentError, SyncError
 from sync_core.domain.findings import Kind, Mismatch
@@ -63,6 +63,15 @@ class PageCounts:
     opened: int = 0
     closed: int = 0
     heals: int = 0
+
+
+@dataclass
+class _Page:
+    """A page of records as the pass reads it: canonical values and links, per external id."""
+
+    records: Sequence[SourceRecord]
+    canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]]
+    links: dict[str, str]
 
 
 @dataclass
@@ -101,7 +110,7 @@ def run_lane(
         else:
             changes = connector.read_changes(claim.object_type, position.since, page_size)
             records, finished, after, since = changes.records, not changes.has_more, None, changes.cursor
-        policy, candidates = _candidates(engine, claim, position, records)
+        policy, page, candidates = _candidates(engine, claim, records)
         _read_fresh(engine, claim, connectors, policy, candidates)
         with transaction(engine) as session:
             now = fence(session)
@@ -112,12 +121,12 @@ def run_lane(
                 position.done = True  # the pass was superseded: the lane's cursor is the new pass's now
                 continue
             config = settings_in(session)
-            counts, settled = _judge(session, claim, policy, run, records, candidates, config, now)
+            counts, settled = _judge(session, claim, policy, run, page, candidates, config, now)
             if position.mode != "full" and not settled:
                 finished, since = True, position.since  # recent changes wait for the next pass, unread
             position.after, position.since = after, since
             if finished:
-                counts.opened += _finish_lane(session, claim, connectors, run, now)
+                counts.opened += _finish_lane(session, claim, connectors, run, config, now)
                 position.done = True
             lanes.advance_cursor(session, claim, position.dump())
             session.execute(
@@ -145,9 +154,10 @@ def _calls(connectors: Mapping[str, Connector]) -> int:
 
 
 def _candidates(
-    engine: Engine, claim: lanes.Claim, position: Position, records: Sequence[SourceRecord]
-) -> tuple[ObjectPolicy, dict[str, _Candidate]]:
-    """canonical id -> candidate, for the page's records that disagree with the ledger or have open findings."""
+    engine: Engine, claim: lanes.Claim, records: Sequence[SourceRecord]
+) -> tuple[ObjectPolicy, _Page, dict[str, _Candidate]]:
+    """The page read, and canonical id -> candidate for its records that disagree with the ledger or
+    have open findings."""
     system, object_type = claim.system, claim.object_type
     with snapshot(engine) as session:
         policy = load(session, object_type)
@@ -172,7 +182,7 @@ def _candidates(
                 suspicious = suspicious or _deal_suspicious(present, sales)
             if suspicious or cid in open_ids:
                 candidates[cid] = _Candidate(cid, {system: record})
-    return policy, candidates
+    return policy, _Page(records, canonical, links), candidates
 
 
 def _deal_suspicious(states: Mapping[str, SystemState], roles: closed_won.Roles) -> bool:
@@ -258,20 +268,23 @@ def _judge(
     claim: lanes.Claim,
     policy: ObjectPolicy,
     run: ReconcileRun,
-    records: Sequence[SourceRecord],
+    page: _Page,
     candidates: Mapping[str, _Candidate],
     config: Settings,
     now: datetime,
 ) -> tuple[PageCounts, bool]:
     """Record the page's findings; (counts, whether every record was old enough to judge)."""
+    records = page.records
     counts = PageCounts(records=len(records))
     object_type = policy.object_type
     if run.mode == "full":
-        _remember_seen(session, run, claim, policy, records)
+        _remember_seen(session, run, claim, page)
     settled = all(now - r.modified_at >= config.grace for r in records)
-    gone = _deleted(session, claim, [r for r in records if r.deleted])
-    if gone:
-        counts.opened += _record(session, run, gone, now)[0]
+    found_now = _deleted(session, claim, [r for r in records if r.deleted]) + _customers(
+        session, claim, policy, page, config, now
+    )
+    if found_now:
+        counts.opened += _record(session, run, found_now, now)[0]
     if not candidates:
         return counts, settled
     cids = list(candidates)
@@ -402,25 +415,68 @@ def _heal(
 # -- the end of a lane, the end of a pass ---------------------------------------------------------
 
 
-def _remember_seen(
-    session: Session, run: ReconcileRun, claim: lanes.Claim, policy: ObjectPolicy, records: Sequence[SourceRecord]
-) -> None:
+def _remember_seen(session: Session, run: ReconcileRun, claim: lanes.Claim, page: _Page) -> None:
     rows = [
-        {"run_id": run.id, "system": claim.system, "object_type": claim.object_type, "external_id": r.external_id}
-        for r in records if not r.deleted
+        {"run_id": run.id, "system": claim.system, "object_type": claim.object_type, "external_id": r.external_id,
+         "match_key": _key(claim.object_type, page.canonical.get(r.external_id))}
+        for r in page.records if not r.deleted
     ]  # fmt: skip
     statements.insert_ignore(session, ReconcileSeen.__table__, rows, ["run_id", "system", "object_type", "external_id"])  # type: ignore[attr-defined]
 
 
+def _key(object_type: str, canonical: tuple[dict[str, Any], dict[str, datetime]] | None) -> str | None:
+    key = identity.match_key(object_type, canonical[0]) if canonical is not None else None
+    return key[:255] if key else None
+
+
 def _finish_lane(
-    session: Session, claim: lanes.Claim, connectors: Mapping[str, Connector], run: ReconcileRun, now: datetime
+    session: Session,
+    claim: lanes.Claim,
+    connectors: Mapping[str, Connector],
+    run: ReconcileRun,
+    config: Settings,
+    now: datetime,
 ) -> int:
     """A full lane read its whole table: record the orphans and duplicates only that shows."""
     if run.mode != "full":
         return 0
     found = _orphans(session, claim, connectors[claim.system], run) + _duplicates(session, claim)
-    opened, _ = _record(session, run, found, now)
+    found += _shared_keys(session, claim, run)
+    opened, rows = _record(session, run, found, now)
+    if config.heals(Kind.ORPHAN):
+        _relink(session, claim, run, [r for r in rows if r.kind == Kind.ORPHAN], now)
     return opened
+
+
+def _relink(session: Session, claim: lanes.Claim, run: ReconcileRun, rows: Sequence[Finding], now: datetime) -> None:
+    """Heal orphans whose matching key finds the record again (deleted and entered anew, merged): the link
+    moves to it, and it is read in full so the sync carries on with it."""
+    if not rows:
+        return
+    known = ledger.shadows(session, [r.canonical_id for r in rows], claim.system)
+    for row in rows:
+        shadow = known.get((row.canonical_id, claim.system))
+        key = identity.match_key(claim.object_type, shadow.seen) if shadow is not None else None
+        if not key:
+            continue
+        same = list(session.scalars(select(col(ReconcileSeen.external_id)).where(
+            col(ReconcileSeen.run_id) == run.id, col(ReconcileSeen.system) == claim.system,
+            col(ReconcileSeen.object_type) == claim.object_type, col(ReconcileSeen.match_key) == key[:255],
+        )))  # fmt: skip
+        free = [e for e in same if e not in ledger.links_by_external(session, claim.system, claim.object_type, same)]
+        if len(free) != 1:
+            continue  # none, or several: a person picks
+        old = str(row.records.get(claim.system))
+        ledger.relink(session, claim.system, claim.object_type, {old: free[0]})
+        intake.reread(session, claim.system, claim.object_type, [free[0]], f"it took over the link of {old}", now)
+        row.status, row.closed_at, row.healed_by = "healed", now, reconciliation.HEALER
+        row.summary += f"; linked to {free[0]}, the record with the same matching key ({key})"
+        ledger.add_spans(session, [{
+            "correlation_id": row.correlation_id or row.canonical_id, "name": "reconcile.heal",
+            "system": claim.system, "started_at": now, "ended_at": now, "status": "ok",
+            "attributes": {"record": row.canonical_id, "finding": row.id, "kind": row.kind, "from": old,
+                           "to": free[0], "by": reconciliation.HEALER},
+        }])  # fmt: skip
 
 
 def _orphans(session: Session, claim: lanes.Claim, connector: Connector, run: ReconcileRun) -> list[Mismatch]:
@@ -486,6 +542,79 @@ def _duplicates(session: Session, claim: lanes.Claim) -> list[Mismatch]:
     return result
 
 
+def _shared_keys(session: Session, claim: lanes.Claim, run: ReconcileRun) -> list[Mismatch]:
+    """Records of this system that share a matching key (a contact's email, a company's domain)."""
+    seen = ReconcileSeen.__table__.c  # type: ignore[attr-defined]
+    shared = session.execute(
+        select(seen.match_key, func.count()).where(
+            seen.run_id == run.id, seen.system == claim.system, seen.object_type == claim.object_type,
+            seen.match_key.is_not(None),
+        ).group_by(seen.match_key).having(func.count() > 1)
+    ).all()  # fmt: skip
+    if not shared:
+        return []
+    keys = [str(k) for k, _ in shared]
+    owners = ledger.match_key_owners(session, claim.object_type, keys)
+    result = []
+    for key in keys:
+        rows = session.execute(select(seen.external_id).where(
+            seen.run_id == run.id, seen.system == claim.system, seen.object_type == claim.object_type,
+            seen.match_key == key,
+        )).all()  # fmt: skip
+        externals = sorted(str(row[0]) for row in rows)
+        links = ledger.links_by_external(session, claim.system, claim.object_type, externals)
+        cid = owners.get(key) or next(iter(sorted(links.values())), None)
+        if cid is None:
+            continue
+        result.append(Mismatch(
+            kind=Kind.DUPLICATE, object_type=claim.object_type, canonical_id=cid, target=claim.system, field=key[:80],
+            summary=f"{len(externals)} {claim.object_type} records in {claim.system} share {key}: "
+                    + ", ".join(externals),
+            systems=(claim.system,), records={claim.system: ", ".join(externals)}, values={"key": key},
+        ))  # fmt: skip
+    return result
+
+
+def _customers(
+    session: Session, claim: lanes.Claim, policy: ObjectPolicy, page: _Page, config: Settings, now: datetime
+) -> list[Mismatch]:
+    """A won deal's account the ERP has no customer for; an ERP customer with orders no sales account has."""
+    roles = closed_won.roles(policy) if policy.object_type == "deal" else None
+    if roles is None or claim.system not in (roles.sales, roles.erp):
+        return []
+    other = roles.erp if claim.system == roles.sales else roles.sales
+    deals: list[tuple[str, dict[str, Any]]] = []
+    for external, (values, times) in page.canonical.items():
+        company = values.get("company_id")
+        if external not in page.links or not company:
+            continue
+        if claim.system == roles.sales:
+            won_at = times.get("stage")
+            if values.get("stage") != WON or (won_at is not None and now - won_at < config.order_sla):
+                continue
+        deals.append((external, values))
+    companies = {str(v["company_id"]) for _, v in deals}
+    held = ledger.links_by_canonical(session, other, companies)
+    result = []
+    for external, values in deals:
+        company = str(values["company_id"])
+        if company in held:
+            continue
+        money, currency = findings.at_stake("deal", values)
+        name = values.get("name") or external
+        summary = (
+            f"company {company} has a won deal in {claim.system} ({name}) and no customer in {other}"
+            if claim.system == roles.sales else
+            f"company {company} is an {claim.system} customer with orders ({name}) and no account in {other}"
+        )  # fmt: skip
+        result.append(Mismatch(
+            kind=Kind.MISSING_CUSTOMER, object_type="company", canonical_id=company, target=other, summary=summary,
+            systems=(claim.system,), records={claim.system: external}, values={other: None},
+            money=money, currency=currency,
+        ))  # fmt: skip
+    return result
+
+
 def _lane_done(session: Session, run_id: int | None, now: datetime) -> None:
     """Count this lane's share done; the last one closes the pass."""
     session.execute(
@@ -509,5 +638,8 @@ def _lane_done(session: Session, run_id: int | None, now: datetime) -> None:
         session.execute(ReconcileSeen.__table__.delete().where(ReconcileSeen.__table__.c.run_id == run_id))  # type: ignore[attr-defined]
     run.status, run.finished_at = "done", now
     run.findings_closed += closed
+    session.flush()
+    run.open_findings = int(session.scalar(select(func.count()).select_from(Finding).where(
+        col(Finding.status) == "open")) or 0)  # fmt: skip
 
 

@@ -115,6 +115,9 @@ def _row(row: ObjectVar[FindingView]) -> rx.Component:
                         rx.button("Ignore", size="1", variant="soft", color_scheme="gray",
                                   on_click=MismatchesState.ignore(row.id),  # type: ignore[operator]
                                   id=f"ignore-{row.id}"),
+                        rx.cond(row.linkable, rx.button(
+                            "Link", size="1", variant="soft", on_click=MismatchesState.link(row.id),  # type: ignore[operator]
+                            title="Point this record at the record id typed above", id=f"link-{row.id}")),
                         spacing="1",
                     ),
                 ),
@@ -162,8 +165,10 @@ def mismatches() -> rx.Component:
         rx.flex(rx.foreach(MismatchesState.cards, _card), wrap="wrap", style={"gap": "12px"}, id="mismatch-cards"),
         _filters(),
         rx.hstack(
-            rx.input(placeholder="Reason (needed to ignore)", value=MismatchesState.reason,
+            rx.input(placeholder="Reason (needed to ignore or link)", value=MismatchesState.reason,
                      on_change=MismatchesState.set_reason, size="1", width="320px", id="mismatch-reason"),
+            rx.input(placeholder="Record id (to link to)", value=MismatchesState.record,
+                     on_change=MismatchesState.set_record, size="1", width="200px", id="mismatch-record"),
             _bulk("Heal", MismatchesState.heal_all, "heal", "indigo"),
             _bulk("Ignore", MismatchesState.ignore_all, "ignore", "gray"),
             align="center",

@@ -28,6 +28,7 @@ KIND_LABELS = {
     "orphan": ("Orphans", "A linked record was deleted in its system"),
 }
 STATUSES = ("open", "ignored", "healed", "resolved")
+LINKABLE = ("orphan", "duplicate", "missing_customer")
 AGES = {"any": None, "1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
 
 
@@ -66,6 +67,7 @@ class FindingView:
     healed_by: str
     reason: str
     trace_href: str
+    linkable: bool  # a record in one system that a person can point elsewhere
 
 
 def money(amount: float, currency: str | None = None) -> str:
@@ -94,6 +96,7 @@ def _view(row: reconciliation.FindingRow, now: datetime) -> FindingView:
         money=money(row.money, row.currency), status=row.status, seen=ago(row.last_seen_at, now),
         seen_at=iso(row.last_seen_at), first_seen=ago(row.first_seen_at, now), healed_by=row.healed_by or "",
         reason=row.reason or "", trace_href=f"/trace?q={row.correlation_id}" if row.correlation_id else "",
+        linkable=row.kind in LINKABLE,
     )  # fmt: skip
 
 
@@ -110,6 +113,7 @@ class MismatchesState(rx.State):
     pages: rx.Field[int] = rx.field(1)
     total: rx.Field[int] = rx.field(0)
     reason: rx.Field[str] = rx.field("")
+    record: rx.Field[str] = rx.field("")  # the record id a Link points a finding's record at
     error: rx.Field[str] = rx.field("")
     loaded: rx.Field[bool] = rx.field(False)
     last_run: rx.Field[str] = rx.field("")
@@ -189,6 +193,24 @@ class MismatchesState(rx.State):
     @rx.event
     def set_reason(self, reason: str) -> None:
         self.reason = reason
+
+    @rx.event
+    def set_record(self, record: str) -> None:
+        self.record = record
+
+    @rx.event
+    async def link(self, finding_id: int) -> EventSpec:
+        """Point the finding's record at the record id typed above (with the reason), audited."""
+        try:
+            await asyncio.to_thread(
+                reconciliation.link_to, ledger_engine(), int(finding_id), self.record, ACTOR, self.reason
+            )
+        except ValueError as exc:
+            return rx.toast.error(str(exc))
+        except SQLAlchemyError as exc:
+            return rx.toast.error(ledger_error(exc))
+        await self._fetch()
+        return rx.toast.success(f"Finding {finding_id} now points at {self.record.strip()}; the next pass checks it.")
 
     @rx.event
     async def next_page(self) -> None:

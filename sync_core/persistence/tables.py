@@ -422,14 +422,18 @@ class ReconcileRun(SQLModel, table=True):
     findings_closed: int = 0
     heals: int = 0
     api_calls: int = 0
+    open_findings: int | None = None  # open when the pass finished: mismatch counts over time
 
 
 class ReconcileSeen(SQLModel, table=True):
-    """The records a full pass has read, so the links it did not see can be checked for orphans."""
+    """The records a full pass has read, so the links it did not see can be checked for orphans, and
+    records sharing a matching key found."""
 
     __tablename__ = "reconcile_seen"
+    __table_args__ = (Index("ix_reconcile_seen_key", "run_id", "system", "object_type", "match_key"),)
 
     run_id: int = Field(primary_key=True)
     system: str = Field(max_length=40, primary_key=True)
     object_type: str = Field(max_length=40, primary_key=True)
     external_id: str = Field(max_length=255, primary_key=True)
+    match_key: str | None = Field(default=None, max_length=255)  # email, domain: two records sharing one are duplicates

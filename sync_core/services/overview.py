@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from sync_core.persistence.database import db_now, snapshot
 from sync_core.persistence.tables import ApiUsage, Lane, OutboundOp, SyncRun, op_status_is
-from sync_core.services import lead_to_cash
+from sync_core.services import lead_to_cash, reconciliation
 from sync_core.services.dead_letters import dead_counts
 from sync_core.services.runs import lane_label
 
@@ -429,4 +429,5 @@ def metrics_text(engine: Engine) -> str:
     registry = CollectorRegistry()
     registry.register(_LedgerCollector(current, runs))
     registry.register(lead_to_cash.LeadToCashCollector(engine, datetime.now(UTC)))
+    registry.register(reconciliation.FindingsCollector(engine))
     return generate_latest(registry).decode()

@@ -9,11 +9,13 @@ lists them, and what a person does with one; every action is audited.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Text, cast, func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -296,6 +298,33 @@ def summary(engine: Engine) -> list[KindSummary]:
     return [KindSummary(k.value, *counted.get(k.value, (0, 0.0))) for k in Kind]
 
 
+def open_over_time(engine: Engine, since: datetime) -> list[tuple[datetime, int]]:
+    """(when a pass finished, findings open then), oldest first: mismatch counts over time."""
+    with snapshot(engine) as session:
+        rows = session.execute(
+            select(col(ReconcileRun.finished_at), col(ReconcileRun.open_findings)).where(
+                col(ReconcileRun.finished_at) >= since, col(ReconcileRun.open_findings).is_not(None)
+            ).order_by(col(ReconcileRun.finished_at))
+        ).all()  # fmt: skip
+    return [(at, int(n)) for at, n in rows if at is not None and n is not None]
+
+
+class FindingsCollector(Collector):
+    """Open findings and the money at stake per kind, as Prometheus metric families."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        kinds = summary(self.engine)
+        count = GaugeMetricFamily("revline_findings_open", "Open reconciliation findings.", labels=["kind"])
+        money = GaugeMetricFamily("revline_findings_money", "Money at stake in open findings.", labels=["kind"])
+        for kind in kinds:
+            count.add_metric([kind.kind], kind.open)
+            money.add_metric([kind.kind], kind.money)
+        yield from (count, money)
+
+
 def get_finding(engine: Engine, finding_id: int) -> FindingRow | None:
     with snapshot(engine) as session:
         row = session.get(Finding, finding_id)
@@ -316,6 +345,37 @@ def heal_now(engine: Engine, finding_ids: Sequence[int], actor: str) -> int:
         session.add(AuditLog(at=now, actor=actor, action="finding.heal", subject=_subject(finding_ids),
                              details={**_audited_ids(finding_ids), "healed": healed}))
         return healed
+
+
+def link_to(engine: Engine, finding_id: int, external_id: str, actor: str, reason: str) -> None:
+    """A person points the finding's record in its system at another record there (the orphan's record
+    entered anew, the one of two duplicates to keep, the ERP customer the account is): the link moves or is
+    made, the record is read in full so the sync carries on with it, and the next pass judges the result.
+    ValueError when the finding is not open, names no system, or the record is linked to another entity."""
+    external_id = external_id.strip()
+    if not external_id or not reason.strip():
+        raise ValueError("a record id and a reason are required")
+    with transaction(engine) as session:
+        now = db_now(session)
+        row = session.get(Finding, finding_id, with_for_update=True)
+        if row is None or row.status != OPEN:
+            raise ValueError(f"finding {finding_id} is not open")
+        system = _target(row)
+        if system is None:
+            raise ValueError(f"finding {finding_id} names no system to link in")
+        taken = ledger.links_by_external(session, system, row.object_type, [external_id]).get(external_id)
+        if taken is not None and taken != row.canonical_id:
+            raise ValueError(f"{system} {row.object_type} {external_id} is linked to another record ({taken})")
+        current = ledger.links_by_canonical(session, system, [row.canonical_id]).get(row.canonical_id)
+        if current is None:
+            ledger.add_links(session, row.object_type, system, [(row.canonical_id, external_id)], now)
+        elif current != external_id:
+            ledger.relink(session, system, row.object_type, {current: external_id})
+        intake.reread(session, system, row.object_type, [external_id], f"{actor} linked it: {reason.strip()}", now)
+        row.healed_by, row.reason = actor, reason.strip()
+        session.add(AuditLog(at=now, actor=actor, action="finding.link", subject=f"finding {finding_id}",
+                             details={"system": system, "before": current, "after": external_id,
+                                      "reason": reason.strip()}))  # fmt: skip
 
 
 def ignore(engine: Engine, finding_ids: Sequence[int], actor: str, reason: str) -> int:

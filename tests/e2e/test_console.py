@@ -336,6 +336,7 @@ def test_mismatches_show_a_deleted_record_and_a_person_ignores_it(
     expect(row).to_have_count(1, timeout=60_000)
     expect(row).to_contain_text(gone)
     expect(page.locator("#mismatch-count-orphan")).to_have_text("1")
+    expect(row.get_by_role("button", name="Link")).to_be_visible()  # to the record that replaced it, if any
 
     # filtering by kind narrows the table and the bulk action says how many it would touch
     page.locator("#mismatch-card-orphan").click()

@@ -526,6 +526,15 @@ def test_won_deals_without_orders_get_exactly_one_order_from_reconciliation(chai
     found = {f.records.get("salesforce"): f for f in seen if f.kind == "won_without_order"}
     assert set(found) == {retried, missed}
     assert all(f.healed_by == reconciliation.HEALER for f in found.values())
+    # their accounts have no ERP customer yet either (the flow creates it with the order)
+    customers = {f.records["salesforce"]: f for f in _listed(chain) if f.kind == "missing_customer"}
+    assert set(customers) == {retried, missed}
+    for opportunity, finding in customers.items():
+        account = chain.sf(opportunity)["AccountId"]
+        with transaction(chain.engine) as session:
+            company = session.scalar(select(col(EntityLink.canonical_id)).where(
+                col(EntityLink.system) == "salesforce", col(EntityLink.external_id) == account))  # fmt: skip
+        assert (finding.object_type, finding.canonical_id) == ("company", company)
     # the heal decided the given-up order again, on its own row: a person's retry finds nothing dead to retry
     with pytest.raises(ValueError, match="only dead letters"):
         dead_letters.retry(chain.engine, _order_op(chain, retried).id or 0, "ops@example.com")
@@ -535,7 +544,7 @@ def test_won_deals_without_orders_get_exactly_one_order_from_reconciliation(chai
     assert len(_orders(chain, missed)) == 1
     _reconcile(chain)  # a second heal of the same deals changes nothing
     chain.sync()
-    assert [f for f in _listed(chain) if f.kind == "won_without_order"] == []
+    assert [f for f in _listed(chain) if f.kind in ("won_without_order", "missing_customer")] == []
     assert len(_orders(chain, retried)) == 1
     assert len(_orders(chain, missed)) == 1
 

@@ -7,16 +7,18 @@ lags), so only reconciliation can see them; passes run in the worker as reconcil
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import col
 
 from console.demo import install_policy
 from sync_core.persistence import lanes
 from sync_core.persistence.database import transaction
-from sync_core.persistence.tables import AuditLog, Finding, Lane, OutboundOp, ReconcileRun, TraceSpan
-from sync_core.services import ledger_engine, reconciliation
+from sync_core.persistence.tables import AuditLog, EntityLink, Finding, Lane, OutboundOp, ReconcileRun, TraceSpan
+from sync_core.services import ledger_engine, overview, reconciliation
 from sync_core.testing import InMemoryConnector, InMemorySystem
 from sync_core.worker import Worker, WorkerConfig, drain
 
@@ -229,3 +231,83 @@ def test_a_full_pass_supersedes_a_running_incremental_one(ledger_url: str) -> No
         assert second is not None
         assert (first.status, first.lanes_done) == ("superseded", 0)
         assert (second.status, second.lanes_done, second.records_read) == ("done", 4, 14)
+
+
+def test_two_records_sharing_an_email_are_duplicates(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)
+    first = _sales_contact(sales, "p2@example.com")
+    second = sales.put("contact", {"Email": "p2@example.com", "FirstName": "P2", "LastName": "Again"})
+    _pass(engine, worker)
+    (duplicate,) = _open(engine)
+    assert (duplicate.kind, duplicate.field) == ("duplicate", "p2@example.com")
+    assert duplicate.records == {"sales": ", ".join(sorted([first, second]))}
+    assert duplicate.heal_op_id is None  # which one stays is for a person to say
+
+
+def test_an_orphan_whose_email_finds_its_record_again_is_relinked(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)
+    gone = _sales_contact(sales, "p4@example.com")
+    sales.delete("contact", gone)
+    again = sales.put("contact", {"Email": "p4@example.com", "FirstName": "P4", "LastName": "Doe"})  # entered anew
+    _pass(engine, worker)
+    assert _open(engine) == []
+    with transaction(engine) as session:
+        healed = session.scalars(select(Finding).where(col(Finding.kind) == "orphan")).one()
+        assert (healed.status, healed.healed_by) == ("healed", reconciliation.HEALER)
+        moved = session.scalars(select(EntityLink).where(
+            col(EntityLink.canonical_id) == healed.canonical_id, col(EntityLink.system) == "sales")).all()  # fmt: skip
+        assert [link.external_id for link in moved] == [again]
+    _pause_sync(engine, paused=False)
+    _sync(engine, worker)
+    assert sales.count("contact") == 6  # the sync carries on with the record: no second copy of the person
+    assert marketing.count("contact") == 6
+
+
+def test_open_findings_over_time_and_in_the_metrics(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    reconciliation.save_settings(engine, "admin", healing={"field_drift": "hold"})
+    _converged(engine, worker, marketing, sales)
+    _pass(engine, worker)
+    _pause_sync(engine)
+    sales.put("contact", {"Email": "typo@example.com"}, external_id=_sales_contact(sales, "p5@example.com"))
+    _pass(engine, worker)
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert [n for _, n in reconciliation.open_over_time(engine, since)] == [0, 1]
+    metrics = {
+        (m.name, s.labels.get("kind")): s.value
+        for m in text_string_to_metric_families(overview.metrics_text(engine)) for s in m.samples
+    }  # fmt: skip
+    assert metrics[("revline_findings_open", "field_drift")] == 1
+    assert metrics[("revline_findings_open", "orphan")] == 0
+
+
+def test_a_person_links_an_orphan_to_the_record_that_replaced_it(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)
+    gone = _sales_contact(sales, "p0@example.com")
+    sales.delete("contact", gone)
+    again = sales.put("contact", {"Email": "p0@new.example", "FirstName": "P0", "LastName": "Doe"})  # a new email
+    _pass(engine, worker)
+    (orphan,) = [f for f in _open(engine) if f.kind == "orphan"]
+    taken = _sales_contact(sales, "p1@example.com")
+    with pytest.raises(ValueError, match="linked to another record"):
+        reconciliation.link_to(engine, orphan.id or 0, taken, "ops@example.com", "same person")
+
+    reconciliation.link_to(engine, orphan.id or 0, again, "ops@example.com", "she changed jobs; same person")
+    _pause_sync(engine, paused=False)
+    _sync(engine, worker)
+    # the sync carries on with the linked record: marketing owns the email, so sales gets it back
+    assert sales.get("contact", again)["Email"] == "p0@example.com"  # type: ignore[index]
+    assert sales.count("contact") == 6
+    _pass(engine, worker)
+    with transaction(engine) as session:
+        closed = session.get(Finding, orphan.id)
+        assert closed is not None
+        assert (closed.status, closed.healed_by) == ("resolved", "ops@example.com")
+        audit = session.scalars(select(AuditLog).where(col(AuditLog.action) == "finding.link")).one()
+        assert audit.details["after"] == again
