@@ -163,6 +163,16 @@ def mismatches() -> rx.Component:
         "Mismatches",
         error_callout(MismatchesState.error),
         rx.flex(rx.foreach(MismatchesState.cards, _card), wrap="wrap", style={"gap": "12px"}, id="mismatch-cards"),
+        rx.cond(
+            MismatchesState.trend_at.length() > 0,
+            rx.box(
+                rx.text("Open findings as each pass left them (last 7 days, UTC)", size="2", color_scheme="gray"),
+                rx.plotly.cartesian(data=MismatchesState.trend_figure,
+                                    config={"displayModeBar": False, "responsive": True}),
+                width="100%",
+                id="mismatch-trend",
+            ),
+        ),
         _filters(),
         rx.hstack(
             rx.input(placeholder="Reason (needed to ignore or link)", value=MismatchesState.reason,

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import plotly.graph_objects as go
 import reflex as rx
 from reflex_base.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +30,7 @@ KIND_LABELS = {
 }
 STATUSES = ("open", "ignored", "healed", "resolved")
 LINKABLE = ("orphan", "duplicate", "missing_customer")
+TREND = timedelta(days=7)  # how far back the open-findings chart looks
 AGES = {"any": None, "1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
 
 
@@ -117,6 +119,22 @@ class MismatchesState(rx.State):
     error: rx.Field[str] = rx.field("")
     loaded: rx.Field[bool] = rx.field(False)
     last_run: rx.Field[str] = rx.field("")
+    trend_at: rx.Field[list[str]] = rx.field(default_factory=list)  # when passes finished (ISO)
+    trend_open: rx.Field[list[int]] = rx.field(default_factory=list)  # findings open then
+
+    @rx.var
+    def trend_figure(self) -> go.Figure:
+        """Open findings as each pass left them, over the last week."""
+        figure = go.Figure(go.Scatter(
+            x=self.trend_at, y=self.trend_open, mode="lines+markers", line={"color": "#e5484d", "shape": "hv"},
+            hovertemplate="%{x}<br>%{y} open<extra></extra>",
+        ))  # fmt: skip
+        figure.update_layout(
+            height=180, margin={"l": 40, "r": 10, "t": 10, "b": 30}, plot_bgcolor="rgba(0,0,0,0)",
+            paper_bgcolor="rgba(0,0,0,0)", xaxis={"type": "date", "showgrid": False},
+            yaxis={"rangemode": "tozero", "gridcolor": "#eee"},
+        )  # fmt: skip
+        return figure
 
     @rx.var
     def has_prev(self) -> bool:
@@ -144,6 +162,7 @@ class MismatchesState(rx.State):
                 listing = await asyncio.to_thread(reconciliation.list_findings, engine, self.page, PAGE_SIZE, which)
             kinds = await asyncio.to_thread(reconciliation.summary, engine)
             runs = await asyncio.to_thread(reconciliation.list_runs, engine, 1, 1)
+            trend = await asyncio.to_thread(reconciliation.open_over_time, engine, datetime.now(UTC) - TREND)
         except SQLAlchemyError as exc:
             self.error = ledger_error(exc)
             return
@@ -154,6 +173,8 @@ class MismatchesState(rx.State):
         self.cards = [
             KindCard(k.kind, *KIND_LABELS.get(k.kind, (k.kind, "")), k.open, money(k.money)) for k in kinds
         ]  # fmt: skip
+        self.trend_at = [at.isoformat() for at, _ in trend]
+        self.trend_open = [n for _, n in trend]
         latest = runs.items[0] if runs.items else None
         self.last_run = (
             f"Last pass: {latest.mode}, {latest.status}, {ago(latest.started_at, now)}" if latest else "No pass yet"

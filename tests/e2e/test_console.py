@@ -362,3 +362,5 @@ def test_mismatches_show_a_deleted_record_and_a_person_ignores_it(
     passes = page.locator("[id^='pass-row-']")
     expect(passes.first).to_contain_text("full")
     expect(passes.first).to_contain_text("done", timeout=60_000)  # its other lanes may still be reading
+    page.goto("/mismatches")
+    expect(page.locator("#mismatch-trend .main-svg").first).to_be_attached()  # open findings over time
