@@ -584,28 +584,32 @@ def _customers(
         return []
     other = roles.erp if claim.system == roles.sales else roles.sales
     deals: list[tuple[str, dict[str, Any]]] = []
+    modified = {r.external_id: r.modified_at for r in page.records}
     for external, (values, times) in page.canonical.items():
         company = values.get("company_id")
         if external not in page.links or not company:
             continue
         if claim.system == roles.sales:
-            won_at = times.get("stage")
-            if values.get("stage") != WON or (won_at is not None and now - won_at < config.order_sla):
+            # Won no later than the record last changed: the flow has had the order SLA since then at least.
+            won_at = times.get("stage") or modified[external]
+            if values.get("stage") != WON or now - won_at < config.order_sla:
                 continue
         deals.append((external, values))
     companies = {str(v["company_id"]) for _, v in deals}
     held = ledger.links_by_canonical(session, other, companies)
+    shadows = ledger.shadows(session, companies - set(held))
+    names = {cid: shadow.seen.get("name") for (cid, _), shadow in shadows.items() if shadow.seen.get("name")}
     result = []
     for external, values in deals:
         company = str(values["company_id"])
         if company in held:
             continue
         money, currency = findings.at_stake("deal", values)
-        name = values.get("name") or external
+        deal, account = values.get("name") or external, names.get(company) or f"company {company}"
         summary = (
-            f"company {company} has a won deal in {claim.system} ({name}) and no customer in {other}"
+            f"{account} has a won deal in {claim.system} ({deal}) and no customer in {other}"
             if claim.system == roles.sales else
-            f"company {company} is an {claim.system} customer with orders ({name}) and no account in {other}"
+            f"{account} is an {claim.system} customer with orders ({deal}) and no account in {other}"
         )  # fmt: skip
         result.append(Mismatch(
             kind=Kind.MISSING_CUSTOMER, object_type="company", canonical_id=company, target=other, summary=summary,

@@ -110,8 +110,9 @@ def _row(row: ObjectVar[FindingView]) -> rx.Component:
                 rx.cond(
                     row.status == "open",
                     rx.hstack(
-                        rx.button("Heal now", size="1", on_click=MismatchesState.heal(row.id),  # type: ignore[operator]
-                                  id=f"heal-{row.id}"),
+                        rx.cond(row.healable, rx.button(
+                            "Heal now", size="1", on_click=MismatchesState.heal(row.id),  # type: ignore[operator]
+                            id=f"heal-{row.id}")),
                         rx.button("Ignore", size="1", variant="soft", color_scheme="gray",
                                   on_click=MismatchesState.ignore(row.id),  # type: ignore[operator]
                                   id=f"ignore-{row.id}"),

@@ -30,6 +30,7 @@ KIND_LABELS = {
 }
 STATUSES = ("open", "ignored", "healed", "resolved")
 LINKABLE = ("orphan", "duplicate", "missing_customer")
+HEALABLE = ("field_drift", "status_drift", "won_without_order")
 TREND = timedelta(days=7)  # how far back the open-findings chart looks
 AGES = {"any": None, "1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
 
@@ -70,6 +71,7 @@ class FindingView:
     reason: str
     trace_href: str
     linkable: bool  # a record in one system that a person can point elsewhere
+    healable: bool  # a kind Revline knows how to heal
 
 
 def money(amount: float, currency: str | None = None) -> str:
@@ -98,7 +100,7 @@ def _view(row: reconciliation.FindingRow, now: datetime) -> FindingView:
         money=money(row.money, row.currency), status=row.status, seen=ago(row.last_seen_at, now),
         seen_at=iso(row.last_seen_at), first_seen=ago(row.first_seen_at, now), healed_by=row.healed_by or "",
         reason=row.reason or "", trace_href=f"/trace?q={row.correlation_id}" if row.correlation_id else "",
-        linkable=row.kind in LINKABLE,
+        linkable=row.kind in LINKABLE, healable=row.kind in HEALABLE,
     )  # fmt: skip
 
 
