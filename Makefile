@@ -10,7 +10,7 @@ export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks bench-lead-to-cash clean
+.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,7 +51,7 @@ test-unit: $(STAMP)
 test-slow: setup chromium postgres
 	$(BIN)/pytest -m slow -q
 
-bench: bench-engine bench-crm bench-webhooks bench-lead-to-cash
+bench: bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile
 
 bench-engine: setup postgres
 	$(BIN)/python -m bench.engine
@@ -64,6 +64,9 @@ bench-webhooks: setup
 
 bench-lead-to-cash: setup
 	$(BIN)/python -m bench.lead_to_cash
+
+bench-reconcile: setup
+	$(BIN)/python -m bench.reconcile
 
 clean:
 	rm -rf $(VENV) .web .states *.db

@@ -49,11 +49,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def sandboxes(folder: Path) -> Iterator[dict[str, str]]:
+def sandboxes(folder: Path, extra: dict[str, list[str]] | None = None) -> Iterator[dict[str, str]]:
     revline = str(Path(sys.executable).with_name("revline"))
     ports = {"hubspot": _free_port(), "salesforce": _free_port(), "erp": _free_port()}
-    # The CRMs start empty; the ERP with its seeded catalogue, its business clock stopped.
-    extra = {"hubspot": ["--records", "0"], "salesforce": ["--records", "0"], "erp": ["--pace", "0"]}
+    # By default the CRMs start empty; the ERP with its seeded catalogue, its business clock stopped.
+    extra = extra or {"hubspot": ["--records", "0"], "salesforce": ["--records", "0"], "erp": ["--pace", "0"]}
     processes = [subprocess.Popen([revline, "sandbox", vendor, "--port", str(port), *extra[vendor]],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for vendor, port in ports.items()]  # fmt: skip

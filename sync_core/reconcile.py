@@ -89,61 +89,116 @@ def run_lane(
     pages: int,
     page_size: int,
 ) -> tuple[bool, int, int]:
-    """Run up to `pages` pages of this lane's share of the pass: (more to do, records read, API calls)."""
+    """Run up to `pages` x `page_size` records of this lane's share of the pass: (more to do, records read, API calls).
+
+    Pages are compared as they come and judged together: their candidates are read fresh in the other
+    systems once the pool fills those systems' batches (or holds _POOLED records), so a pass over a large
+    table with a little drift spends a read per batch of candidates, not one per page. The cursor moves,
+    with the findings, only when a pool is judged: a worker that dies reads the pool's pages again.
+    """
     position = Position.parse(claim.cursor)
     connector = connectors[claim.system]
     calls_at_start = _calls(connectors)
     read = 0
-    for _ in range(pages):
+    pool = _Pool(position.after, position.since, _calls(connectors))
+    while read + len(pool.records) < pages * page_size:  # records, whatever the vendor's page size
         if position.run is None or position.done:
-            return False, read, _calls(connectors) - calls_at_start
+            break
         if not quota.leaves_room(connector.usage()):
+            read += _judge_pool(engine, claim, connectors, fence, position, pool)
             with transaction(engine) as session:
                 now = fence(session)
                 lanes.mark_due(session, claim.system, claim.object_type, lanes.RECONCILE, now + _BUDGET_WAIT)
             return False, read, _calls(connectors) - calls_at_start  # live sync keeps what is left
-        calls_before = _calls(connectors)
         if position.mode == "full":
-            scanned = connector.scan(claim.object_type, position.after, page_size)
-            records, finished, after = scanned.records, scanned.after is None, scanned.after
-            since = position.since
+            scanned = connector.scan(claim.object_type, pool.after, page_size)
+            records, pool.finished, pool.after = scanned.records, scanned.after is None, scanned.after
         else:
-            changes = connector.read_changes(claim.object_type, position.since, page_size)
-            records, finished, after, since = changes.records, not changes.has_more, None, changes.cursor
-        policy, page, candidates = _candidates(engine, claim, records)
-        _read_fresh(engine, claim, connectors, policy, candidates)
-        with transaction(engine) as session:
-            now = fence(session)
-            # Locked: a pass starting now (which supersedes this one and resets the lanes' cursors) waits
-            # for this page to commit, so it is never overwritten by this page's cursor.
-            run = session.get(ReconcileRun, position.run, with_for_update=True)
-            if run is None or run.status != RUNNING:
-                position.done = True  # the pass was superseded: the lane's cursor is the new pass's now
-                continue
-            config = settings_in(session)
-            counts, settled = _judge(session, claim, policy, run, page, candidates, config, now)
-            if position.mode != "full" and not settled:
-                finished, since = True, position.since  # recent changes wait for the next pass, unread
-            position.after, position.since = after, since
-            if finished:
-                counts.opened += _finish_lane(session, claim, connectors, run, config, now)
-                position.done = True
-            lanes.advance_cursor(session, claim, position.dump())
-            session.execute(
-                update(ReconcileRun).where(col(ReconcileRun.id) == run.id).values(
-                    records_read=col(ReconcileRun.records_read) + counts.records,
-                    findings_opened=col(ReconcileRun.findings_opened) + counts.opened,
-                    findings_closed=col(ReconcileRun.findings_closed) + counts.closed,
-                    heals=col(ReconcileRun.heals) + counts.heals,
-                    api_calls=col(ReconcileRun.api_calls) + _calls(connectors) - calls_before,
-                )
+            changes = connector.read_changes(claim.object_type, pool.since, page_size)
+            records, pool.finished, pool.since = changes.records, not changes.has_more, changes.cursor
+        pool.policy, page, candidates = _candidates(engine, claim, records)
+        pool.add(page, candidates)
+        if pool.finished or pool.full(connectors, claim.system):
+            read += _judge_pool(engine, claim, connectors, fence, position, pool)
+            pool = _Pool(position.after, position.since, _calls(connectors))
+    read += _judge_pool(engine, claim, connectors, fence, position, pool)
+    more = position.run is not None and not position.done
+    return more, read, _calls(connectors) - calls_at_start
+
+
+_POOLED = 10_000  # records judged together at most: what a lane holds in memory between judgements
+
+
+@dataclass
+class _Pool:
+    """Pages read and compared, not yet judged: where the scan (or change feed) got to after them."""
+
+    after: str | None
+    since: str | None
+    calls_before: int  # the API calls spent before its first page
+    finished: bool = False
+    policy: ObjectPolicy | None = None
+    records: list[SourceRecord] = field(default_factory=list)
+    candidates: dict[str, _Candidate] = field(default_factory=dict)
+    page: _Page = field(init=False)  # the pages read, as one
+
+    def __post_init__(self) -> None:
+        self.page = _Page(self.records, {}, {})
+
+    def add(self, page: _Page, candidates: Mapping[str, _Candidate]) -> None:
+        self.records.extend(page.records)
+        self.page.canonical.update(page.canonical)
+        self.page.links.update(page.links)
+        self.candidates.update(candidates)
+
+    def full(self, connectors: Mapping[str, Connector], system: str) -> bool:
+        others = [c.max_batch_size for s, c in connectors.items() if s != system]
+        return len(self.records) >= _POOLED or len(self.candidates) >= max(1, min(others, default=1))
+
+
+def _judge_pool(
+    engine: Engine,
+    claim: lanes.Claim,
+    connectors: Mapping[str, Connector],
+    fence: Fence,
+    position: Position,
+    pool: _Pool,
+) -> int:
+    """Read the pool's candidates fresh, record its findings and move the cursor past it; records judged."""
+    if pool.policy is None:
+        return 0
+    _read_fresh(engine, claim, connectors, pool.policy, pool.candidates)
+    records, finished = pool.records, pool.finished
+    with transaction(engine) as session:
+        now = fence(session)
+        # Locked: a pass starting now (which supersedes this one and resets the lanes' cursors) waits for
+        # this pool to commit, so its cursor is never overwritten by this one's.
+        run = session.get(ReconcileRun, position.run, with_for_update=True)
+        if run is None or run.status != RUNNING:
+            position.done = True  # the pass was superseded: the lane's cursor is the new pass's now
+            return 0
+        config = settings_in(session)
+        counts, settled = _judge(session, claim, pool.policy, run, pool.page, pool.candidates, config, now)
+        since = pool.since
+        if position.mode != "full" and not settled:
+            finished, since = True, position.since  # recent changes wait for the next pass, unread
+        position.after, position.since = pool.after, since
+        if finished:
+            counts.opened += _finish_lane(session, claim, connectors, run, config, now)
+            position.done = True
+        lanes.advance_cursor(session, claim, position.dump())
+        session.execute(
+            update(ReconcileRun).where(col(ReconcileRun.id) == run.id).values(
+                records_read=col(ReconcileRun.records_read) + counts.records,
+                findings_opened=col(ReconcileRun.findings_opened) + counts.opened,
+                findings_closed=col(ReconcileRun.findings_closed) + counts.closed,
+                heals=col(ReconcileRun.heals) + counts.heals,
+                api_calls=col(ReconcileRun.api_calls) + _calls(connectors) - pool.calls_before,
             )
-            if finished:
-                _lane_done(session, run.id, now)
-        read += len(records)
-        if position.done:
-            return False, read, _calls(connectors) - calls_at_start
-    return True, read, _calls(connectors) - calls_at_start
+        )
+        if finished:
+            _lane_done(session, run.id, now)
+    return len(records)
 
 
 def _calls(connectors: Mapping[str, Connector]) -> int:

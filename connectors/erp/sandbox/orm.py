@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from connectors.erp.sandbox import domain as domains
@@ -140,14 +140,44 @@ class Env:
         skip_archived = (
             current.has_active and self.context.get("active_test", True) and not _mentions(domain, "active")
         )
-        rows = [
-            r for r in self.tx.rows(model_name)
-            if not (skip_archived and r.get("active") is False) and domains.matches(self, model_name, r, expression)
-        ]  # fmt: skip
+        end = None if limit is None or limit is False else offset + int(limit)
+
+        def kept(row: Row) -> bool:
+            return not (skip_archived and row.get("active") is False) and domains.matches(
+                self, model_name, row, expression
+            )
+
+        pinned = self._pinned(model_name, domain)
+        if pinned is not None and end is not None and terms == [("id", False)]:
+            found: list[int] = []  # in id order already: stop once the page is full
+            for row in pinned:
+                if len(found) >= end:
+                    break
+                if kept(row):
+                    found.append(row["id"])
+            return found[offset:end]
+        rows = [r for r in (pinned if pinned is not None else self.tx.rows(model_name)) if kept(r)]
         ordered = domains.sort_rows(rows, terms)
         ids = [r["id"] for r in ordered]
-        end = None if limit is None or limit is False else offset + int(limit)
         return ids[offset:end]
+
+    def _pinned(self, model_name: str, domain: Any) -> Iterator[Row] | None:
+        """The only rows a domain can match, in id order, when one of its ANDed terms pins `id`
+        (`in`, `=`, `>`, `>=`): paging a large table by id then costs each page its own rows."""
+        if not isinstance(domain, list | tuple) or any(isinstance(term, str) for term in domain):
+            return None  # '|', '!' or '&' operators: every row is a candidate
+        table = self.tx.table(model_name)
+        for term in domain:
+            if not isinstance(term, list | tuple) or len(term) != 3 or term[0] != "id":
+                continue
+            _, op, value = term
+            if op in ("in", "=") and all(isinstance(v, int) for v in (value if op == "in" else [value])):
+                wanted = sorted(set(value if op == "in" else [value]))
+                return (table[i] for i in wanted if i in table)
+            if op in (">", ">=") and isinstance(value, int) and not isinstance(value, bool):
+                first = value + 1 if op == ">" else value
+                return (table[i] for i in range(max(first, 1), self.tx.store.last_id(model_name) + 1) if i in table)
+        return None
 
     def read(self, model_name: str, ids: Sequence[int], fields: Any = None, load: Any = "_classic_read") -> list[Row]:
         current = get_model(model_name)

@@ -41,6 +41,10 @@ class Store:
         self._ids[model] = self._ids.get(model, 0) + 1
         return self._ids[model]
 
+    def last_id(self, model: str) -> int:
+        """The highest id ever handed out for `model` (ids count up from 1, with gaps where rows went)."""
+        return self._ids.get(model, 0)
+
     def next_number(self, key: str) -> int:
         self._numbers[key] = self._numbers.get(key, 0) + 1
         return self._numbers[key]

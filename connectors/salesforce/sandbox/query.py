@@ -6,7 +6,7 @@ import itertools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -294,16 +294,61 @@ class Evaluator:
 
 
 def execute(plan: Plan, store: Store, include_deleted: bool) -> list[Record]:
-    """The records a query selects, filtered, ordered and cut by OFFSET and LIMIT."""
+    """The records a query selects, filtered, ordered and cut by OFFSET and LIMIT.
+
+    A filter that pins Id (`Id = x`, `Id IN (...)`, `Id > x` as a whole condition or one of its
+    ANDed parts) starts from those ids rather than every row, and `ORDER BY Id` with a LIMIT stops
+    once it has enough, so paging a large table by Id costs each page its own rows.
+    """
     evaluator = Evaluator(plan, store)
-    rows = store.rows(plan.sobject.name, include_deleted=include_deleted)
     where = plan.query.where
+    start = plan.query.offset or 0
+    end = None if plan.query.limit is None else start + plan.query.limit
+    narrowed = _narrowed(evaluator, store, include_deleted)
+    if end is not None and _by_id(evaluator):
+        everything = store.rows_by_id(plan.sobject.name, None, False, include_deleted)
+        ordered = narrowed if narrowed is not None else everything
+        found: list[Record] = []
+        for record in ordered:
+            if len(found) >= end:
+                break
+            if where is None or evaluator.matches(where, record):
+                found.append(record)
+        return found[start:end]
+    rows = list(narrowed) if narrowed is not None else store.rows(plan.sobject.name, include_deleted=include_deleted)
     if where is not None:
         rows = [r for r in rows if evaluator.matches(where, r)]
     rows = evaluator.sort(rows)
-    start = plan.query.offset or 0
-    end = None if plan.query.limit is None else start + plan.query.limit
     return rows[start:end]
+
+
+def _is_id(evaluator: Evaluator, path: Path) -> bool:
+    step = evaluator.step(path)
+    return not step.lookups and step.field.type == "id"
+
+
+def _by_id(evaluator: Evaluator) -> bool:
+    """Whether the query is ordered by its own Id, ascending, and nothing else."""
+    order = evaluator.plan.query.order
+    return len(order) == 1 and not order[0].descending and _is_id(evaluator, order[0].path)
+
+
+def _narrowed(evaluator: Evaluator, store: Store, include_deleted: bool) -> Iterable[Record] | None:
+    """The only records that can match, in Id order, when the filter pins Id; None when it does not."""
+    where = evaluator.plan.query.where
+    parts = where.parts if isinstance(where, Junction) and where.op == "AND" else (where,) if where else ()
+    sobject = evaluator.plan.sobject.name
+    for part in parts:
+        if isinstance(part, Membership) and not part.negated and _is_id(evaluator, part.path):
+            ids = {normalize(str(lit.value)) or str(lit.value) for lit in part.literals if lit.kind == "string"}
+            return store.rows_with_ids(sobject, ids, include_deleted)
+        if isinstance(part, Comparison) and part.literal.kind == "string" and _is_id(evaluator, part.path):
+            value = normalize(str(part.literal.value)) or str(part.literal.value)
+            if part.op == "=":
+                return store.rows_with_ids(sobject, {value}, include_deleted)
+            if part.op in (">", ">="):
+                return store.rows_by_id(sobject, value, part.op == ">=", include_deleted)
+    return None
 
 
 # -- rendering ----------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -59,12 +60,17 @@ class Store:
             name: tuple((f.name, f.case_sensitive) for f in t.fields if f.unique or f.external_id or f.reference_to)
             for name, t in SOBJECTS.items()
         }
+        # sobject -> its ids, sorted (deleted ones too): a query on Id ranges or lists starts here, not at every row.
+        # Ids are made in creation order (ids.make_id counts up), so Id order is also creation order.
+        self._ids: dict[str, list[str]] = {name: [] for name in SOBJECTS}
         self._tx: Transaction | None = None
 
     def clear(self) -> None:
         with self.lock:
             for table in self._tables.values():
                 table.clear()
+            for ids in self._ids.values():
+                ids.clear()
             self._indexes.clear()
             self._numbers = itertools.count(1)
 
@@ -87,6 +93,27 @@ class Store:
         """The records of `sobject` in creation order."""
         with self.lock:
             return [r for r in self._tables[sobject].values() if include_deleted or not r.deleted]
+
+    def rows_by_id(
+        self, sobject: str, after: str | None = None, inclusive: bool = False, include_deleted: bool = False
+    ) -> Iterator[Record]:
+        """The records of `sobject` in Id order, from the first Id above `after` (or equal, when `inclusive`)."""
+        with self.lock:
+            ids = self._ids[sobject]
+            start = 0 if after is None else (bisect.bisect_left if inclusive else bisect.bisect_right)(ids, after)
+            chosen = ids[start:]
+        table = self._tables[sobject]
+        for record_id in chosen:
+            record = table.get(record_id)
+            if record is not None and (include_deleted or not record.deleted):
+                yield record
+
+    def rows_with_ids(self, sobject: str, ids: Collection[str], include_deleted: bool = False) -> list[Record]:
+        """The records of `sobject` among `ids`, in Id order."""
+        with self.lock:
+            table = self._tables[sobject]
+            found = [table[i] for i in sorted(ids) if i in table]
+        return [r for r in found if include_deleted or not r.deleted]
 
     def find(self, sobject: str, field: str, value: Any) -> list[Record]:
         """Live records whose indexed `field` equals `value` (case-insensitively unless the field is case-sensitive)."""
@@ -115,9 +142,18 @@ class Store:
                 index.get(_key(previous.values[name], case_sensitive), set()).discard(record_id)
             if record is not None and record.values.get(name) is not None:
                 index.setdefault(_key(record.values[name], case_sensitive), set()).add(record_id)
+        ids = self._ids[sobject]
         if record is None:
-            table.pop(record_id, None)
+            if table.pop(record_id, None) is not None:
+                at = bisect.bisect_left(ids, record_id)
+                if at < len(ids) and ids[at] == record_id:
+                    del ids[at]
         else:
+            if previous is None:
+                if not ids or ids[-1] < record_id:
+                    ids.append(record_id)
+                else:
+                    bisect.insort(ids, record_id)
             table[record_id] = record
 
     @contextmanager
