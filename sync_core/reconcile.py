@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core import intake
-from sync_core.domain import findings, identity, quota
+from sync_core.domain import findings, identity, mapping, quota
 from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import PermanentError, SyncError
 from sync_core.domain.findings import Kind, Mismatch
@@ -67,11 +67,13 @@ class PageCounts:
 
 @dataclass
 class _Page:
-    """A page of records as the pass reads it: canonical values and links, per external id."""
+    """Pages of records as the pass reads them, with what judging them needs beyond the candidates: each
+    record's link and matching key, and for deals their canonical values (missing customers)."""
 
     records: Sequence[SourceRecord]
-    canonical: dict[str, tuple[dict[str, Any], dict[str, datetime]]]
     links: dict[str, str]
+    keys: dict[str, str | None]
+    deals: dict[str, tuple[dict[str, Any], dict[str, datetime]]]
 
 
 @dataclass
@@ -143,12 +145,13 @@ class _Pool:
     page: _Page = field(init=False)  # the pages read, as one
 
     def __post_init__(self) -> None:
-        self.page = _Page(self.records, {}, {})
+        self.page = _Page(self.records, {}, {}, {})
 
     def add(self, page: _Page, candidates: Mapping[str, _Candidate]) -> None:
         self.records.extend(page.records)
-        self.page.canonical.update(page.canonical)
         self.page.links.update(page.links)
+        self.page.keys.update(page.keys)
+        self.page.deals.update(page.deals)
         self.candidates.update(candidates)
 
     def full(self, connectors: Mapping[str, Connector], system: str) -> bool:
@@ -223,27 +226,40 @@ def _candidates(
         open_ids = _open_for(session, object_type, cids)
         sales = closed_won.roles(policy) if object_type == "deal" else None
         candidates: dict[str, _Candidate] = {}
+        source_mapping = policy.mappings.get(system)
+        mapped = {s: policy.fields_of(s) for s in policy.systems}
         for record in records:
             cid = links.get(record.external_id)
             if cid is None or record.external_id not in canonical:
                 continue
             values, times = canonical[record.external_id]
-            fresh = intake.observed_state(known.get((cid, system)), policy.mappings.get(system), record, values, times)
+            shadow = known.get((cid, system))
+            if source_mapping is not None and shadow is not None:
+                values = mapping.as_written(source_mapping, values, shadow.written)
+            held = {s: values if s == system else known[(cid, s)].seen for s in policy.systems
+                    if s == system or (cid, s) in known}  # fmt: skip
+            if cid not in open_ids and findings.agree(policy.rules, held, mapped) and (
+                sales is None or not _deal_suspicious(held, sales)
+            ):
+                continue  # every system holds what the rules want: the common case, no planning needed
+            fresh = intake.observed_state(shadow, source_mapping, record, values, times)
             states = {s: fresh if s == system else ledger.state_of(known.get((cid, s))) for s in policy.systems}
             present = {s: st for s, st in states.items() if st is not None}
-            mapped = {s: policy.fields_of(s) for s in present}
             suspicious = bool(findings.drift(object_type, cid, policy.rules, present, mapped, {}))
             if sales is not None:
-                suspicious = suspicious or _deal_suspicious(present, sales)
+                suspicious = suspicious or _deal_suspicious({s: st.values for s, st in present.items()}, sales)
             if suspicious or cid in open_ids:
                 candidates[cid] = _Candidate(cid, {system: record})
-    return policy, _Page(records, canonical, links), candidates
+    keys = {e: _key(object_type, canonical.get(e)) for e in (r.external_id for r in records)}
+    deals = canonical if object_type == "deal" else {}
+    return policy, _Page(records, links, keys, deals), candidates
 
 
-def _deal_suspicious(states: Mapping[str, SystemState], roles: closed_won.Roles) -> bool:
-    deal, order = states.get(roles.sales), states.get(roles.erp)
-    won = deal is not None and deal.values.get("stage") == WON
-    placed = order is not None and order.values.get("order_status") == _CONFIRMED
+def _deal_suspicious(values: Mapping[str, Mapping[str, Any]], roles: closed_won.Roles) -> bool:
+    """Won in sales without a confirmed order in the ERP, or the other way round."""
+    deal, order = values.get(roles.sales), values.get(roles.erp)
+    won = deal is not None and deal.get("stage") == WON
+    placed = order is not None and order.get("order_status") == _CONFIRMED
     return won != placed
 
 
@@ -473,7 +489,7 @@ def _heal(
 def _remember_seen(session: Session, run: ReconcileRun, claim: lanes.Claim, page: _Page) -> None:
     rows = [
         {"run_id": run.id, "system": claim.system, "object_type": claim.object_type, "external_id": r.external_id,
-         "match_key": _key(claim.object_type, page.canonical.get(r.external_id))}
+         "match_key": page.keys.get(r.external_id)}
         for r in page.records if not r.deleted
     ]  # fmt: skip
     statements.insert_ignore(session, ReconcileSeen.__table__, rows, ["run_id", "system", "object_type", "external_id"])  # type: ignore[attr-defined]
@@ -640,7 +656,7 @@ def _customers(
     other = roles.erp if claim.system == roles.sales else roles.sales
     deals: list[tuple[str, dict[str, Any]]] = []
     modified = {r.external_id: r.modified_at for r in page.records}
-    for external, (values, times) in page.canonical.items():
+    for external, (values, times) in page.deals.items():
         company = values.get("company_id")
         if external not in page.links or not company:
             continue

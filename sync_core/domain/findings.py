@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sync_core.domain.ownership import FieldRule, SystemState, plan
+from sync_core.domain.ownership import FieldRule, Rule, SystemState, is_blank, plan
 from sync_core.domain.records import FULFILMENT_FIELDS, WON, same_number
 
 
@@ -118,6 +118,31 @@ def drift(
                 values=values | {"expected": jsonable(expected)}, money=money, currency=currency,
             ))  # fmt: skip
     return found
+
+
+def agree(
+    rules: Sequence[FieldRule], values: Mapping[str, Mapping[str, Any]], mapped: Mapping[str, frozenset[str]]
+) -> bool:
+    """Whether every system holds one value for every synced field it maps (blanks are one value): then no
+    rule asks any of them for a write, and `drift` would find nothing. A quick test that needs no change
+    times; False does not mean drift, only that `drift` has to look."""
+    for rule in rules:
+        if rule.rule is Rule.DONT_SYNC:
+            continue
+        first: Any = _UNSEEN
+        for system, held in values.items():
+            if rule.field not in mapped.get(system, frozenset()):
+                continue
+            value = held.get(rule.field)
+            value = None if is_blank(value) else value
+            if first is _UNSEEN:
+                first = value
+            elif value != first:
+                return False
+    return True
+
+
+_UNSEEN = object()
 
 
 def won_without_order(

@@ -99,3 +99,14 @@ def test_one_number_spelt_two_ways_is_no_drift() -> None:
     states["hubspot"] = _state({"amount_invoiced": 10.5})
     (drift,) = findings.drift("deal", "d1", rules, states, mapped, {})
     assert (drift.kind, drift.values["expected"]) == (Kind.STATUS_DRIFT, "0")
+
+
+def test_agreeing_values_need_no_planning_and_any_difference_asks_for_it() -> None:
+    held = {"erp": {"payment_terms": "30 days", "name": "Acme", "note": "x"},
+            "salesforce": {"payment_terms": "30 days", "name": "Acme", "note": "y"}}  # fmt: skip
+    assert findings.agree(RULES, held, MAPPED)  # dont_sync fields may differ
+    assert findings.agree(RULES, {"erp": {"name": ""}, "salesforce": {"name": None}}, MAPPED)  # blanks are one
+    assert not findings.agree(RULES, {"erp": {"name": "Acme"}, "salesforce": {"name": "Acme Inc"}}, MAPPED)
+    # a field a system does not map is not asked of it
+    narrow = MAPPED | {"salesforce": frozenset({"name"})}
+    assert findings.agree(RULES, {"erp": {"name": "A", "amount": "5"}, "salesforce": {"name": "A"}}, narrow)
