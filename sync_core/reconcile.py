@@ -65,12 +65,21 @@ class PageCounts:
     heals: int = 0
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What a pass keeps of a record read, once it is compared: a pool holds thousands of these."""
+
+    external_id: str
+    modified_at: datetime
+    deleted: bool
+
+
 @dataclass
 class _Page:
     """Pages of records as the pass reads them, with what judging them needs beyond the candidates: each
     record's link and matching key, and for deals their canonical values (missing customers)."""
 
-    records: Sequence[SourceRecord]
+    records: list[_Read]
     links: dict[str, str]
     keys: dict[str, str | None]
     deals: dict[str, tuple[dict[str, Any], dict[str, datetime]]]
@@ -140,7 +149,7 @@ class _Pool:
     calls_before: int  # the API calls spent before its first page
     finished: bool = False
     policy: ObjectPolicy | None = None
-    records: list[SourceRecord] = field(default_factory=list)
+    records: list[_Read] = field(default_factory=list)
     candidates: dict[str, _Candidate] = field(default_factory=dict)
     page: _Page = field(init=False)  # the pages read, as one
 
@@ -228,6 +237,7 @@ def _candidates(
         candidates: dict[str, _Candidate] = {}
         source_mapping = policy.mappings.get(system)
         mapped = {s: policy.fields_of(s) for s in policy.systems}
+        synced = findings.synced_fields(policy.rules, mapped)
         for record in records:
             cid = links.get(record.external_id)
             if cid is None or record.external_id not in canonical:
@@ -238,7 +248,7 @@ def _candidates(
                 values = mapping.as_written(source_mapping, values, shadow.written)
             held = {s: values if s == system else known[(cid, s)].seen for s in policy.systems
                     if s == system or (cid, s) in known}  # fmt: skip
-            if cid not in open_ids and findings.agree(policy.rules, held, mapped) and (
+            if cid not in open_ids and findings.agree(synced, held) and (
                 sales is None or not _deal_suspicious(held, sales)
             ):
                 continue  # every system holds what the rules want: the common case, no planning needed
@@ -252,7 +262,8 @@ def _candidates(
                 candidates[cid] = _Candidate(cid, {system: record})
     keys = {e: _key(object_type, canonical.get(e)) for e in (r.external_id for r in records)}
     deals = canonical if object_type == "deal" else {}
-    return policy, _Page(records, links, keys, deals), candidates
+    read = [_Read(r.external_id, r.modified_at, r.deleted) for r in records]
+    return policy, _Page(read, links, keys, deals), candidates
 
 
 def _deal_suspicious(values: Mapping[str, Mapping[str, Any]], roles: closed_won.Roles) -> bool:
@@ -573,7 +584,7 @@ def _orphans(session: Session, claim: lanes.Claim, connector: Connector, run: Re
     return [_orphan(claim, cid, external) for cid, external in unseen if external not in alive]
 
 
-def _deleted(session: Session, claim: lanes.Claim, records: Sequence[SourceRecord]) -> list[Mismatch]:
+def _deleted(session: Session, claim: lanes.Claim, records: Sequence[_Read]) -> list[Mismatch]:
     """Linked records a change feed reports deleted (Salesforce's does): orphans, without waiting for a full pass."""
     if not records:
         return []

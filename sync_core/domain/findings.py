@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sync_core.domain.ownership import FieldRule, Rule, SystemState, is_blank, plan
+from sync_core.domain.ownership import FieldRule, Rule, SystemState, plan
 from sync_core.domain.records import FULFILMENT_FIELDS, WON, same_number
 
 
@@ -120,21 +120,30 @@ def drift(
     return found
 
 
-def agree(
-    rules: Sequence[FieldRule], values: Mapping[str, Mapping[str, Any]], mapped: Mapping[str, frozenset[str]]
-) -> bool:
-    """Whether every system holds one value for every synced field it maps (blanks are one value): then no
-    rule asks any of them for a write, and `drift` would find nothing. A quick test that needs no change
-    times; False does not mean drift, only that `drift` has to look."""
-    for rule in rules:
-        if rule.rule is Rule.DONT_SYNC:
-            continue
+def synced_fields(
+    rules: Sequence[FieldRule], mapped: Mapping[str, frozenset[str]]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each field a rule keeps in step, with the systems that map it (what `agree` compares, once per policy)."""
+    return tuple(
+        (rule.field, tuple(s for s in sorted(mapped) if rule.field in mapped[s]))
+        for rule in rules if rule.rule is not Rule.DONT_SYNC
+    )  # fmt: skip
+
+
+def agree(synced: Sequence[tuple[str, Sequence[str]]], values: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether every system holds one value for every synced field it maps (`synced_fields`; blanks are one
+    value): then no rule asks any of them for a write, and `drift` would find nothing. A quick test that
+    needs no change times, run for every record a pass reads; False does not mean drift, only that `drift`
+    has to look."""
+    for name, systems in synced:
         first: Any = _UNSEEN
-        for system, held in values.items():
-            if rule.field not in mapped.get(system, frozenset()):
+        for system in systems:
+            held = values.get(system)
+            if held is None:
                 continue
-            value = held.get(rule.field)
-            value = None if is_blank(value) else value
+            value = held.get(name)
+            if value is not None and isinstance(value, str) and not value.strip():
+                value = None
             if first is _UNSEEN:
                 first = value
             elif value != first:

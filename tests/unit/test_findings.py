@@ -102,11 +102,13 @@ def test_one_number_spelt_two_ways_is_no_drift() -> None:
 
 
 def test_agreeing_values_need_no_planning_and_any_difference_asks_for_it() -> None:
+    synced = findings.synced_fields(RULES, MAPPED)
+    assert "note" not in dict(synced)  # dont_sync fields are never compared
     held = {"erp": {"payment_terms": "30 days", "name": "Acme", "note": "x"},
             "salesforce": {"payment_terms": "30 days", "name": "Acme", "note": "y"}}  # fmt: skip
-    assert findings.agree(RULES, held, MAPPED)  # dont_sync fields may differ
-    assert findings.agree(RULES, {"erp": {"name": ""}, "salesforce": {"name": None}}, MAPPED)  # blanks are one
-    assert not findings.agree(RULES, {"erp": {"name": "Acme"}, "salesforce": {"name": "Acme Inc"}}, MAPPED)
+    assert findings.agree(synced, held)
+    assert findings.agree(synced, {"erp": {"name": ""}, "salesforce": {"name": None}})  # blanks are one value
+    assert not findings.agree(synced, {"erp": {"name": "Acme"}, "salesforce": {"name": "Acme Inc"}})
     # a field a system does not map is not asked of it
-    narrow = MAPPED | {"salesforce": frozenset({"name"})}
-    assert findings.agree(RULES, {"erp": {"name": "A", "amount": "5"}, "salesforce": {"name": "A"}}, narrow)
+    narrow = findings.synced_fields(RULES, MAPPED | {"salesforce": frozenset({"name"})})
+    assert findings.agree(narrow, {"erp": {"name": "A", "amount": "5"}, "salesforce": {"name": "A"}})
