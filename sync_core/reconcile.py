@@ -8,16 +8,20 @@ taken over and resumes from its cursor. A full pass reads every record in the sy
 For each page of records:
 
 1. map them to canonical values, as intake does, and compare each with the ledger's picture of
-   the other systems (the shadows): a record that agrees costs nothing more (the common case);
-2. the others, and every record with an open finding, are candidates: their copies in the other
-   systems are read fresh (one batched read per system and page) and compared again;
+   the other systems (the shadows): a record every system agrees on costs nothing more (the
+   common case, `findings.agree`); the rest go through the ownership planner (`findings.drift`);
+2. those that still disagree, and every record with an open finding, are candidates. Pages are
+   pooled until the candidates fill the other systems' batches: their copies there are read fresh
+   (one batched read per system) and compared again;
 3. what still disagrees becomes a finding, upserted on its key in the same transaction as the
-   cursor advance, so a pass resumed half way neither loses nor doubles one; what no longer
-   disagrees closes. Findings whose kind heals on its own are healed through the outbox.
+   cursor advance past the pool, so a pass resumed half way neither loses nor doubles one; what
+   no longer disagrees closes. Findings whose kind heals on its own are healed through the outbox.
+   Deletions a change feed reports and missing customers (deal lanes) are judged per page too.
 
 The end of a full lane looks for what only the whole table shows: links whose record is gone
-(orphans) and two records sharing one entity or one matching key (duplicates). The last lane to
-finish closes the run; findings the full pass did not see again close themselves.
+(orphans, re-linked when their matching key finds the record again) and two records sharing one
+entity or one matching key (duplicates). The last lane to finish closes the run; findings the full
+pass did not see again close themselves.
 """
 
 from __future__ import annotations
