@@ -169,9 +169,9 @@ class InMemorySystem:
             has_more = False
             for index in range(bisect.bisect_right(feed, after, key=lambda entry: entry[0]), len(feed)):
                 seq, external_id = feed[index]
-                stored = table[external_id]
-                if stored.seq != seq:
-                    continue
+                stored = table.get(external_id)
+                if stored is None or stored.seq != seq:
+                    continue  # changed again since (a later entry has it), or deleted
                 if len(page) == limit:
                     has_more = True
                     break

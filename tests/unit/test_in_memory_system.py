@@ -84,3 +84,14 @@ def test_a_served_system_answers_large_calls() -> None:
         assert more
     finally:
         manager.shutdown()
+
+
+def test_a_deleted_record_leaves_the_change_feed_and_the_scan() -> None:
+    system = InMemorySystem("sales")
+    kept = system.put("contact", {"Email": "a@example.com"})
+    gone = system.put("contact", {"Email": "b@example.com"})
+    system.delete("contact", gone)
+    records, _, _ = system.changes("contact", 0, 10)
+    assert [r.external_id for r in records] == [kept]
+    scanned, after = system.scan("contact", None, 10)
+    assert ([r.external_id for r in scanned], after) == ([kept], None)
