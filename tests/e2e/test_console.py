@@ -8,7 +8,7 @@ import re
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from typing import TypeVar
@@ -44,6 +44,11 @@ T = TypeVar("T")
 LANES = sorted(lane_label(*lane) for lane in product(SYSTEMS, ("company", "contact"), ("inbound", "outbound")))
 LANE_STATES = {"running", "paused", "held", "failed", "idle"}
 REJECTED = "key accounts need an approved credit limit"  # what sales says to a Key Account's first write
+
+
+def syncing(labels: Iterable[str]) -> list[str]:
+    """The sync lanes among lane labels (reconciliation passes have lanes too), sorted."""
+    return sorted(label for label in labels if not label.endswith(".reconcile"))
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
@@ -132,7 +137,7 @@ def run_ids(rows: Locator) -> list[int]:
 
 def test_overview_shows_the_demo_lanes_and_counts_that_change(page: Page, ledger: Engine) -> None:
     # sync lanes from the start; a reconciliation pass (the scheduler's, every 5 minutes) adds its own
-    assert sorted(label for label, lane in lanes(ledger).items() if lane.direction != "reconcile") == LANES
+    assert syncing(lanes(ledger)) == LANES
     page.goto("/")
 
     table = page.locator("#lane-table")
@@ -260,9 +265,10 @@ def test_status_and_metrics_routes(console_url: str, ledger: Engine) -> None:
         text = response.read().decode()
     ops_after, dead_after, runs_after = ops_by_status(ledger), dead_by_category(ledger), runs_by_status(ledger)
 
-    assert sorted(lane["lane"] for lane in body["lanes"]) == LANES
-    assert sorted(body["last_run_by_lane"]) == LANES
-    assert all(run is not None for run in body["last_run_by_lane"].values())
+    # the sync lanes; a reconciliation pass the scheduler started meanwhile adds lanes of its own
+    assert syncing(lane["lane"] for lane in body["lanes"]) == LANES
+    assert syncing(body["last_run_by_lane"]) == LANES
+    assert all(body["last_run_by_lane"][lane] is not None for lane in LANES)
     assert 0 < ops_before["done"] <= body["ops_by_status"]["done"] <= ops_after["done"]
     assert dead_before["validation"] <= body["dead_letters_by_category"]["validation"] <= dead_after["validation"]
 
@@ -276,7 +282,7 @@ def test_status_and_metrics_routes(console_url: str, ledger: Engine) -> None:
     assert dead_before["validation"] <= validation <= dead_after["validation"]
     assert runs_before["ok"] <= samples[("revline_runs_total", (("status", "ok"),))] <= runs_after["ok"]
     timestamps = {dict(labels)["lane"] for name, labels in samples if name == "revline_lane_last_run_timestamp_seconds"}
-    assert sorted(timestamps) == LANES
+    assert syncing(timestamps) == LANES
 
 
 def _story(ledger: Engine) -> tuple[str, int]:
