@@ -549,7 +549,8 @@ def _relink(session: Session, claim: lanes.Claim, run: ReconcileRun, rows: Seque
             col(ReconcileSeen.run_id) == run.id, col(ReconcileSeen.system) == claim.system,
             col(ReconcileSeen.object_type) == claim.object_type, col(ReconcileSeen.match_key) == key[:255],
         )))  # fmt: skip
-        free = [e for e in same if e not in ledger.links_by_external(session, claim.system, claim.object_type, same)]
+        taken = ledger.links_by_external(session, claim.system, claim.object_type, same)
+        free = [e for e in same if e not in taken]
         if len(free) != 1:
             continue  # none, or several: a person picks
         old = str(row.records.get(claim.system))
