@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,7 +14,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from console.demo import FAULT_EVERY
+from sync_core.domain.access import Role
 from sync_core.persistence.migrate import upgrade
 from sync_core.settings import Settings
 
@@ -116,6 +120,49 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a console user; the password comes from the terminal (asked twice), stdin, or is generated."""
+    import getpass
+
+    from sync_core.services import access, ledger_engine
+
+    if args.generate:
+        password = secrets.token_urlsafe(12)
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ; nothing was created", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    upgrade(settings.database_url)
+    try:
+        access.add_user(ledger_engine(settings.database_url), args.name, args.role, password, actor="revline user add")
+    except ValueError as exc:
+        print(f"cannot add {args.name!r}: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {args.name} ({args.role}) can sign in now")
+    if args.generate:
+        print(f"password: {password}")
+    return 0
+
+
+DEMO_ADMIN = "admin"
+
+
+def demo_admin(engine: Engine) -> str:
+    """Make sure the demo's admin exists, give it a fresh password, and say how to sign in."""
+    from sync_core.services import access
+
+    password = secrets.token_urlsafe(12)
+    if any(user.name == DEMO_ADMIN for user in access.list_users(engine)):
+        access.set_password(engine, DEMO_ADMIN, password, actor="revline demo")
+    else:
+        access.add_user(engine, DEMO_ADMIN, Role.ADMIN, password, actor="revline demo")
+    print(f"Revline demo: sign in as {DEMO_ADMIN} with password {password}", flush=True)
+    return password
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return demo_crm(settings, args) if args.systems == "sandboxes" else demo_memory(settings, args)
 
@@ -143,6 +190,7 @@ def demo_crm(settings: Settings, args: argparse.Namespace) -> int:
         sandboxes.wait_ready()
         console_url = None if args.no_console else f"http://127.0.0.1:{args.port}"
         connect(engine, sandboxes, key, console_url)
+        demo_admin(engine)
         worker = Worker(
             engine, build(connections.load(engine, key)),
             WorkerConfig(lease_seconds=settings.lease_seconds, page_size=settings.page_size),
@@ -194,6 +242,7 @@ def demo_memory(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     engine = ledger_engine(settings.database_url)
     install_policy(engine)
+    demo_admin(engine)
     address = args.systems_address or _address(settings.demo_systems_address)
     manager = serve_systems(address)
     system = connect_systems(address)
@@ -325,6 +374,21 @@ def parser() -> argparse.ArgumentParser:
         description="Apply the Alembic migrations shipped with Revline to REVLINE_DATABASE_URL.",
     )
     migrate.set_defaults(run=cmd_migrate)
+    user = commands.add_parser(
+        "user", help="manage the console's users", description="Create console users with a role."
+    )
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    user_add = user_commands.add_parser(
+        "add",
+        help="create a user who can sign in to the console",
+        description="Create a console user. Roles: viewer (reads every page), operator (also repairs records), "
+        "admin (also changes policy, connections and schedules). The password is asked twice on a terminal, "
+        "read as one line from stdin otherwise, or generated and printed with --generate.",
+    )
+    user_add.add_argument("name", help="the user's sign-in name")
+    user_add.add_argument("--role", required=True, choices=[role.value for role in Role], help="what the user may do")
+    user_add.add_argument("--generate", action="store_true", help="generate a password and print it")
+    user_add.set_defaults(run=cmd_user_add)
     sandbox = commands.add_parser(
         "sandbox", help="serve a wire-compatible HubSpot, Salesforce or Odoo on localhost, for tests and the demo",
         description="Serve a sandbox that speaks the vendor's API closely enough for its own client library: "

@@ -9,14 +9,18 @@ from console.pages.dead_letters import dead_letters
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
 from console.pages.runs import runs
+from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
+from console.state.overview import OverviewState
 from console.state.runs import RunsState
+from console.state.session import SessionState
 from console.state.trace import TraceState
 
 app = rx.App(api_transformer=api.routes())
-app.add_page(overview, route="/", title="Overview · Revline")
+app.add_page(overview, route="/", title="Overview · Revline", on_load=OverviewState.refresh)
+app.add_page(sign_in_page, route="/sign-in", title="Sign in · Revline", on_load=SessionState.open_sign_in)
 app.add_page(runs, route="/runs", title="Runs · Revline", on_load=RunsState.on_load)
 app.add_page(
     dead_letters, route="/dead-letters", title="Dead letters · Revline", on_load=DeadLettersState.on_load

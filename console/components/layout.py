@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from console.state.session import SessionState
+
 NAV: tuple[tuple[str, str, str, str], ...] = (
     # (key, label, route, lucide icon)
     ("overview", "Overview", "/", "layout-dashboard"),
@@ -23,9 +25,7 @@ ELLIPSIS = {"display": "block", "white_space": "nowrap", "overflow": "hidden", "
 def _nav_link(key: str, label: str, route: str, icon: str, current: str) -> rx.Component:
     active = key == current
     return rx.link(
-        rx.hstack(
-            rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2", align="center"
-        ),
+        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2", align="center"),
         href=route,
         id=f"nav-{key}",
         underline="none",
@@ -37,6 +37,30 @@ def _nav_link(key: str, label: str, route: str, icon: str, current: str) -> rx.C
         width="100%",
         background_color=rx.color("indigo", 3) if active else "transparent",
         _hover={"background_color": rx.color("gray", 3)},
+    )
+
+
+def _signed_in_box() -> rx.Component:
+    """Who is signed in, their role, and the way out."""
+    return rx.vstack(
+        rx.hstack(
+            rx.icon("circle-user", size=16, color=rx.color("gray", 10)),
+            rx.text(SessionState.user_name, size="2", weight="medium", id="signed-in-user"),
+            rx.badge(SessionState.user_role, variant="soft", color_scheme="indigo", id="signed-in-role"),
+            align="center",
+            spacing="2",
+        ),
+        rx.button(
+            rx.icon("log-out", size=14),
+            "Sign out",
+            on_click=SessionState.sign_out,
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+            id="sign-out",
+        ),
+        spacing="1",
+        padding_x="12px",
     )
 
 
@@ -52,7 +76,7 @@ def sidebar(current: str) -> rx.Component:
         ),
         *(_nav_link(key, label, route, icon, current) for key, label, route, icon in NAV),
         rx.spacer(),
-        rx.text("Lead-to-cash sync", size="1", color_scheme="gray", padding_x="12px"),
+        _signed_in_box(),
         spacing="1",
         padding="16px 8px",
         height="100vh",
@@ -66,9 +90,7 @@ def sidebar(current: str) -> rx.Component:
     )
 
 
-def page(
-    current: str, title: str, *children: rx.Component, actions: rx.Component | None = None
-) -> rx.Component:
+def page(current: str, title: str, *children: rx.Component, actions: rx.Component | None = None) -> rx.Component:
     """A page of the console: sidebar on the left, `title` and `children` on the right."""
     header = rx.hstack(
         rx.heading(title, size="6", id="page-title"),

@@ -10,6 +10,7 @@ from reflex.vars import ObjectVar
 from console.components.layout import ELLIPSIS, error_callout, page
 from console.components.pager import pager
 from console.state.dead_letters import ALL, DeadLettersState
+from console.state.session import SessionState
 from console.state.views import CountCard, DeadLetterView
 
 REFRESH_MS = 3000
@@ -67,6 +68,8 @@ def _row(row: ObjectVar[DeadLetterView]) -> rx.Component:
                 rx.icon("rotate-ccw", size=14),
                 "Retry",
                 on_click=DeadLettersState.retry(row.id),  # type: ignore[operator]
+                disabled=~SessionState.can_repair,
+                title=rx.cond(SessionState.can_repair, "", "Operators and admins repair records"),
                 size="1",
                 id=f"retry-{row.id}",
             )

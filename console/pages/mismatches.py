@@ -19,6 +19,7 @@ from console.state.mismatches import (
     MismatchesState,
     ValueView,
 )
+from console.state.session import SessionState
 
 REFRESH_MS = 5000
 COLUMNS = ("", "Kind", "What", "Values side by side", "At stake", "Age", "Status", "")
@@ -112,13 +113,14 @@ def _row(row: ObjectVar[FindingView]) -> rx.Component:
                     rx.hstack(
                         rx.cond(row.healable, rx.button(
                             "Heal now", size="1", on_click=MismatchesState.heal(row.id),  # type: ignore[operator]
-                            id=f"heal-{row.id}")),
+                            disabled=~SessionState.can_repair, id=f"heal-{row.id}")),
                         rx.button("Ignore", size="1", variant="soft", color_scheme="gray",
                                   on_click=MismatchesState.ignore(row.id),  # type: ignore[operator]
-                                  id=f"ignore-{row.id}"),
+                                  disabled=~SessionState.can_repair, id=f"ignore-{row.id}"),
                         rx.cond(row.linkable, rx.button(
                             "Link", size="1", variant="soft", on_click=MismatchesState.link(row.id),  # type: ignore[operator]
-                            title="Point this record at the record id typed above", id=f"link-{row.id}")),
+                            disabled=~SessionState.can_repair, title="Point this record at the record id typed above",
+                            id=f"link-{row.id}")),
                         spacing="1",
                     ),
                 ),
@@ -138,7 +140,7 @@ def _bulk(label: str, action: object, key: str, color: str) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
             rx.button(label, " all ", MismatchesState.total, size="1", variant="outline", color_scheme=color,
-                      disabled=MismatchesState.total == 0, id=f"bulk-{key}"),
+                      disabled=(MismatchesState.total == 0) | ~SessionState.can_repair, id=f"bulk-{key}"),
         ),
         rx.alert_dialog.content(
             rx.alert_dialog.title(f"{label} every matching finding?"),
@@ -205,7 +207,7 @@ def mismatches() -> rx.Component:
         actions=rx.hstack(
             rx.text(MismatchesState.last_run, size="1", color_scheme="gray", id="mismatch-last-run"),
             rx.button(rx.icon("refresh-cw", size=14), "Run a full pass now", size="2",
-                      on_click=MismatchesState.run_now, id="reconcile-run-now"),
+                      on_click=MismatchesState.run_now, disabled=~SessionState.can_repair, id="reconcile-run-now"),
             align="center",
             spacing="3",
         ),

@@ -9,6 +9,7 @@ import reflex as rx
 from reflex_base.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.state.session import GuardedState, requires
 from console.state.views import (
     PAYLOAD_PREVIEW_CHARS,
     PAYLOAD_TITLE_CHARS,
@@ -21,12 +22,12 @@ from console.state.views import (
     ledger_error,
     payload_text,
 )
+from sync_core.domain.access import Role
 from sync_core.services import dead_letters, ledger_engine
 from sync_core.services.runs import Page
 
 PAGE_SIZE = 25
 ALL = "all"
-ACTOR = "console"  # until sign-in lands, every console action is made by "console"
 
 
 def _view(row: dead_letters.DeadLetterRow, now: datetime) -> DeadLetterView:
@@ -57,7 +58,7 @@ def _load(
     return listing, dead_letters.counts_by_category(engine)
 
 
-class DeadLettersState(rx.State):
+class DeadLettersState(GuardedState):
     """The dead letters on screen (25 at a time) and the per-category counts for the filter."""
 
     rows: rx.Field[list[DeadLetterView]] = rx.field(default_factory=list)
@@ -103,6 +104,7 @@ class DeadLettersState(rx.State):
         self.all_total = sum(counts.values())
 
     @rx.event
+    @requires(Role.VIEWER)
     async def on_load(self) -> None:
         """Start at page 1 of the category named by `?category=<name>` (all categories without one)."""
         query = self.router.url.query_parameters
@@ -113,10 +115,12 @@ class DeadLettersState(rx.State):
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def refresh(self) -> None:
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def set_category(self, category: str) -> None:
         self.category = category or ALL
         self.op_id = 0
@@ -124,24 +128,27 @@ class DeadLettersState(rx.State):
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def next_page(self) -> None:
         if self.page < self.pages:
             self.page += 1
             await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def prev_page(self) -> None:
         if self.page > 1:
             self.page -= 1
             await self._fetch()
 
     @rx.event
+    @requires(Role.OPERATOR)
     async def retry(self, op_id: int) -> EventSpec:
         """Send one dead letter back to the queue, then say so and show the list without it."""
         op_id = int(op_id)
         toast: EventSpec
         try:
-            await asyncio.to_thread(dead_letters.retry, ledger_engine(), op_id, ACTOR)
+            await asyncio.to_thread(dead_letters.retry, ledger_engine(), op_id, self._acting_user)
         except ValueError as exc:
             await self._fetch()
             toast = rx.toast.error(str(exc), id=f"retry-error-{op_id}")

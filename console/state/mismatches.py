@@ -12,13 +12,14 @@ import reflex as rx
 from reflex_base.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.state.session import GuardedState, requires, tab_only
 from console.state.views import ago, iso, ledger_error
+from sync_core.domain.access import Role
 from sync_core.services import ledger_engine, reconciliation
 from sync_core.services.reconciliation import FindingFilter
 
 PAGE_SIZE = 25
 ALL = "all"
-ACTOR = "console"  # until sign-in lands, every console action is made by "console"
 KIND_LABELS = {
     "won_without_order": ("Won without order", "Closed won, no confirmed ERP order after the SLA"),
     "order_without_won": ("Order without won deal", "An ERP order whose deal is not won, or gone"),
@@ -104,7 +105,7 @@ def _view(row: reconciliation.FindingRow, now: datetime) -> FindingView:
     )  # fmt: skip
 
 
-class MismatchesState(rx.State):
+class MismatchesState(GuardedState):
     """The findings on screen (25 at a time), the cards per kind, the filters and the actions."""
 
     cards: rx.Field[list[KindCard]] = rx.field(default_factory=list)
@@ -183,6 +184,7 @@ class MismatchesState(rx.State):
         )
 
     @rx.event
+    @requires(Role.VIEWER)
     async def on_load(self) -> None:
         query = self.router.url.query_parameters
         self.kind = str(query.get("kind", "") or ALL)
@@ -190,43 +192,51 @@ class MismatchesState(rx.State):
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def refresh(self) -> None:
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def set_kind(self, kind: str) -> None:
         self.kind, self.page = kind or ALL, 1
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def set_status(self, status: str) -> None:
         self.status, self.page = status or ALL, 1
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def set_system(self, system: str) -> None:
         self.system, self.page = system or ALL, 1
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def set_age(self, age: str) -> None:
         self.age, self.page = age if age in AGES else "any", 1
         await self._fetch()
 
     @rx.event
+    @tab_only
     def set_reason(self, reason: str) -> None:
         self.reason = reason
 
     @rx.event
+    @tab_only
     def set_record(self, record: str) -> None:
         self.record = record
 
     @rx.event
+    @requires(Role.OPERATOR)
     async def link(self, finding_id: int) -> EventSpec:
         """Point the finding's record at the record id typed above (with the reason), audited."""
         try:
             await asyncio.to_thread(
-                reconciliation.link_to, ledger_engine(), int(finding_id), self.record, ACTOR, self.reason
+                reconciliation.link_to, ledger_engine(), int(finding_id), self.record, self._acting_user, self.reason
             )
         except ValueError as exc:
             return rx.toast.error(str(exc))
@@ -236,40 +246,47 @@ class MismatchesState(rx.State):
         return rx.toast.success(f"Finding {finding_id} now points at {self.record.strip()}; the next pass checks it.")
 
     @rx.event
+    @requires(Role.VIEWER)
     async def next_page(self) -> None:
         if self.page < self.pages:
             self.page += 1
             await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def prev_page(self) -> None:
         if self.page > 1:
             self.page -= 1
             await self._fetch()
 
     @rx.event
+    @requires(Role.OPERATOR)
     async def heal(self, finding_id: int) -> EventSpec:
         return await self._act("heal", [int(finding_id)])
 
     @rx.event
+    @requires(Role.OPERATOR)
     async def ignore(self, finding_id: int) -> EventSpec:
         return await self._act("ignore", [int(finding_id)])
 
     @rx.event
+    @requires(Role.OPERATOR)
     async def heal_all(self) -> EventSpec:
         """Heal every finding the filters match (the button says how many first)."""
         ids = await asyncio.to_thread(reconciliation.finding_ids, ledger_engine(), self._filter())
         return await self._act("heal", ids)
 
     @rx.event
+    @requires(Role.OPERATOR)
     async def ignore_all(self) -> EventSpec:
         ids = await asyncio.to_thread(reconciliation.finding_ids, ledger_engine(), self._filter())
         return await self._act("ignore", ids)
 
     @rx.event
+    @requires(Role.OPERATOR)
     async def run_now(self) -> EventSpec:
         try:
-            run_id = await asyncio.to_thread(reconciliation.run_now, ledger_engine(), ACTOR)
+            run_id = await asyncio.to_thread(reconciliation.run_now, ledger_engine(), self._acting_user)
         except SQLAlchemyError as exc:
             return rx.toast.error(ledger_error(exc))
         await self._fetch()
@@ -279,10 +296,10 @@ class MismatchesState(rx.State):
         engine = ledger_engine()
         try:
             if action == "heal":
-                done = await asyncio.to_thread(reconciliation.heal_now, engine, ids, ACTOR)
+                done = await asyncio.to_thread(reconciliation.heal_now, engine, ids, self._acting_user)
                 message = f"{done} of {len(ids)} findings have a heal on its way; the next pass confirms it."
             else:
-                done = await asyncio.to_thread(reconciliation.ignore, engine, ids, ACTOR, self.reason)
+                done = await asyncio.to_thread(reconciliation.ignore, engine, ids, self._acting_user, self.reason)
                 message = f"{done} findings ignored: {self.reason.strip()}"
         except ValueError as exc:
             return rx.toast.error(str(exc))

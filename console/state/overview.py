@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import reflex as rx
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.state.session import GuardedState, requires
 from console.state.views import (
     OP_STATUS_LABELS,
     ApiUsageView,
@@ -25,6 +26,7 @@ from console.state.views import (
     quota_percent,
     quota_text,
 )
+from sync_core.domain.access import Role
 from sync_core.services import ledger_engine, overview
 
 THROUGHPUT_MINUTES = 60
@@ -82,7 +84,7 @@ def _load(with_throughput: bool) -> tuple[overview.Status, list[overview.Through
     return overview.status(engine), points
 
 
-class OverviewState(rx.State):
+class OverviewState(GuardedState):
     """The overview's snapshot of the ledger, refreshed every two seconds while the page is open."""
 
     lanes: rx.Field[list[LaneView]] = rx.field(default_factory=list)
@@ -121,6 +123,7 @@ class OverviewState(rx.State):
         return figure
 
     @rx.event(background=True)  # type: ignore[operator]
+    @requires(Role.VIEWER, background=True)
     async def refresh(self) -> None:
         """Re-read the ledger, at most one read in flight per tab (a slow database must not pile reads up)."""
         async with self:
@@ -152,7 +155,6 @@ class OverviewState(rx.State):
             if points is not None:
                 self._throughput_at = time.monotonic()
                 self.throughput = [
-                    ThroughputView(minute=point.minute.strftime("%Y-%m-%d %H:%M"), done=point.done)
-                    for point in points
+                    ThroughputView(minute=point.minute.strftime("%Y-%m-%d %H:%M"), done=point.done) for point in points
                 ]
                 self.throughput_total = sum(point.done for point in points)

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import reflex as rx
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.state.session import GuardedState, requires
 from console.state.views import PassView, RunView, ago, duration, iso, ledger_error
+from sync_core.domain.access import Role
 from sync_core.services import ledger_engine, reconciliation, runs
 
 PAGE_SIZE = 25
@@ -48,7 +50,7 @@ def _load(page: int, lane_id: int | None) -> runs.Page[runs.RunRow]:
     return runs.list_runs(ledger_engine(), page=page, page_size=PAGE_SIZE, lane_id=lane_id)
 
 
-class RunsState(rx.State):
+class RunsState(GuardedState):
     """The page of runs on screen; the query runs in SQL, only these 25 rows live here."""
 
     rows: rx.Field[list[RunView]] = rx.field(default_factory=list)
@@ -87,6 +89,7 @@ class RunsState(rx.State):
         self.pages = result.pages
 
     @rx.event
+    @requires(Role.VIEWER)
     async def on_load(self) -> None:
         """Start at page 1, of the lane named by `?lane=<id>` if there is one."""
         lane = self.router.url.query_parameters.get("lane", "")
@@ -95,22 +98,26 @@ class RunsState(rx.State):
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def refresh(self) -> None:
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def next_page(self) -> None:
         if self.page < self.pages:
             self.page += 1
             await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def prev_page(self) -> None:
         if self.page > 1:
             self.page -= 1
             await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def all_lanes(self) -> None:
         self.lane_id = 0
         self.page = 1

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import reflex as rx
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.state.session import GuardedState, requires, tab_only
 from console.state.views import ago, iso, ledger_error
+from sync_core.domain.access import Role
 from sync_core.services import ledger_engine, trace
 
 MATCHES = 20
@@ -86,7 +88,7 @@ def _load(query: str, chosen: str) -> tuple[list[str], trace.Story | None]:
     return found, (trace.story(engine, target) if target else None)
 
 
-class TraceState(rx.State):
+class TraceState(GuardedState):
     """The search box, the stories it matched, and the chosen story's timeline."""
 
     query: rx.Field[str] = rx.field("")
@@ -113,6 +115,7 @@ class TraceState(rx.State):
         self.keys = [KeyView(kind, ", ".join(values)) for kind, values in story.keys.items()] if story else []
 
     @rx.event
+    @requires(Role.VIEWER)
     async def on_load(self) -> None:
         """Open the story named by `?q=` (an email, id, order or invoice number, correlation id)."""
         self.query = self.router.url.query_parameters.get("q", "") or self.query
@@ -121,21 +124,25 @@ class TraceState(rx.State):
         await self._fetch()
 
     @rx.event
+    @tab_only
     def set_query(self, value: str) -> None:
         self.query = value
 
     @rx.event
+    @requires(Role.VIEWER)
     async def search(self) -> None:
         self.chosen = ""
         self.searched = True
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def choose(self, correlation_id: str) -> None:
         self.chosen = correlation_id
         await self._fetch()
 
     @rx.event
+    @requires(Role.VIEWER)
     async def refresh(self) -> None:
         if self.chosen:
             await self._fetch()

@@ -8,7 +8,7 @@ outbox       OutboundOp (dead letters are rows in status `dead`), RepairAction
 runs/traces  SyncRun, TraceSpan
 policy       OwnershipRule, FieldMapping (versioned)
 reconcile    Finding, ReconcileRun, ReconcileSeen
-access       AuditLog (append-only)
+access       UserAccount, UserSession, AuditLog (append-only)
 """
 
 from __future__ import annotations
@@ -353,6 +353,29 @@ class ApiUsage(SQLModel, table=True):
     daily_limit: int | None = None
     daily_remaining: int | None = None
     updated_at: datetime = _time()
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who signs in to the console, with their role and a scrypt hash of their password."""
+
+    __tablename__ = "user_account"
+    name: str = Field(max_length=120, primary_key=True)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = _time()
+    created_by: str = Field(max_length=120)
+    disabled_at: datetime | None = _time(nullable=True)
+
+
+class UserSession(SQLModel, table=True):
+    """One sign-in: the SHA-256 of its token (the token itself lives only in the browser), until when."""
+
+    __tablename__ = "user_session"
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_name: str = Field(max_length=120, index=True)
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+    ended_at: datetime | None = _time(nullable=True)
 
 
 class AuditLog(SQLModel, table=True):

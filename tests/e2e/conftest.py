@@ -16,18 +16,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from sqlalchemy import Engine, func, select
 
+from sync_core.domain.access import Role
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import Lane
-from sync_core.services import ledger_engine
+from sync_core.services import access, ledger_engine
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -213,10 +214,47 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+PASSWORD = "e2e-password-123"
+
+
+@pytest.fixture(scope="module")
+def users(demo: Demo) -> dict[Role, str]:
+    """One console user per role in the demo's ledger: role -> name (password PASSWORD)."""
+    names = {role: f"e2e-{role.value}" for role in Role}
+    for role, name in names.items():
+        access.add_user(demo.ledger, name, role, PASSWORD, actor="e2e")
+    return names
+
+
+def sign_in(page: Page, name: str, then: str = "/") -> None:
+    """Sign in through the sign-in page, landing on `then`."""
+    page.goto(f"/sign-in?next={then}")
+    page.locator("#sign-in-name").fill(name)
+    page.locator("#sign-in-password").fill(PASSWORD)
+    page.locator("#sign-in-submit").click()
+    expect(page.locator("#signed-in-user")).to_have_text(name)
+
+
 @pytest.fixture
-def page(browser: Browser, console_url: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=console_url, viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def new_page(browser: Browser, console_url: str) -> Iterator[Callable[[], Page]]:
+    """Pages in fresh browser contexts (nobody signed in), closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def make() -> Page:
+        context = browser.new_context(base_url=console_url, viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[[], Page], users: dict[Role, str]) -> Page:
+    """A page signed in as an admin (who may do everything)."""
+    page = new_page()
+    sign_in(page, users[Role.ADMIN])
+    return page

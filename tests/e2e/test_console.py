@@ -243,9 +243,9 @@ def test_a_retried_dead_letter_leaves_the_page_and_the_worker_writes_it(
             session.execute(select(AuditLog).where(col(AuditLog.subject) == f"outbound_op:{op_id}")).scalars().all()
         )
     assert [(r.action, r.actor, r.details["previous_category"]) for r in repairs] == [
-        ("retry", "console", "validation")
+        ("retry", "e2e-admin", "validation")
     ]
-    assert [(a.action, a.actor) for a in audits] == [("dead_letter.retry", "console")]
+    assert [(a.action, a.actor) for a in audits] == [("dead_letter.retry", "e2e-admin")]
 
     page.reload()
     expect(page.locator("#dead-letters-category")).to_have_text("Validation")
@@ -370,7 +370,7 @@ def test_mismatches_show_a_deleted_record_and_a_person_ignores_it(
         finding = session.scalars(select(Finding).where(col(Finding.kind) == "orphan")).one()
         assert (finding.status, finding.reason) == ("ignored", "contact merged by sales on purpose")
         audit = session.scalars(select(AuditLog).where(col(AuditLog.action) == "finding.ignore")).one()
-        assert audit.actor == "console"
+        assert audit.actor == "e2e-admin"
 
     # the pass is on the Runs page with what it read and found (the scheduler's passes may be there too)
     with transaction(ledger) as session:

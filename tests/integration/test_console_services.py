@@ -19,7 +19,7 @@ from sync_core.persistence.tables import ApiUsage, AuditLog, Lane, OutboundOp, R
 from sync_core.services import dead_letters, overview, runs
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "revline_test_console"
+PG_DB = f"revline_test_console_{uuid.uuid4().hex[:8]}"  # one per run: runs side by side do not collide
 TABLES: tuple[type[SQLModel], ...] = (AuditLog, RepairAction, SyncRun, OutboundOp, Lane, ApiUsage)
 
 
