@@ -5,15 +5,19 @@ from __future__ import annotations
 import reflex as rx
 
 from console import api
+from console.pages.audit import audit_page
 from console.pages.dead_letters import dead_letters
+from console.pages.lead_to_cash import lead_to_cash
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
 from console.pages.runs import runs
 from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
+from console.state.audit import AuditState
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
+from console.state.revenue import LeadToCashState
 from console.state.runs import RunsState
 from console.state.session import SessionState
 from console.state.trace import TraceState
@@ -27,3 +31,5 @@ app.add_page(
 )
 app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=TraceState.on_load)
 app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_load=MismatchesState.on_load)
+app.add_page(audit_page, route="/audit", title="Audit log · Revline", on_load=AuditState.on_load)
+app.add_page(lead_to_cash, route="/lead-to-cash", title="Lead to cash · Revline", on_load=LeadToCashState.on_load)

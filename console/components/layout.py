@@ -11,10 +11,12 @@ from console.state.session import SessionState
 NAV: tuple[tuple[str, str, str, str], ...] = (
     # (key, label, route, lucide icon)
     ("overview", "Overview", "/", "layout-dashboard"),
+    ("lead-to-cash", "Lead to cash", "/lead-to-cash", "chart-no-axes-combined"),
     ("runs", "Runs", "/runs", "history"),
     ("dead-letters", "Dead letters", "/dead-letters", "mail-warning"),
     ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
+    ("audit", "Audit log", "/audit", "scroll-text"),
 )
 
 SIDEBAR_WIDTH = "220px"

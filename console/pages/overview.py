@@ -10,7 +10,7 @@ from reflex.vars import ObjectVar
 from console.components.cards import category_card, stat_card
 from console.components.layout import ELLIPSIS, error_callout, page
 from console.components.quota import quota_meter
-from console.state.overview import OverviewState
+from console.state.overview import AlertView, OverviewState
 from console.state.views import ApiUsageView, LaneView
 
 REFRESH_MS = 2000
@@ -120,11 +120,23 @@ def section(title: str, *children: rx.Component, **props: object) -> rx.Componen
     return rx.vstack(rx.heading(title, size="3"), *children, spacing="3", width="100%", **props)
 
 
+def _alert(alert: ObjectVar[AlertView]) -> rx.Component:
+    return rx.callout(
+        alert.message,
+        icon="triangle-alert",
+        color_scheme=rx.cond(alert.severity == "error", "red", "amber"),
+        width="100%",
+        class_name="overview-alert",
+        data_system=alert.system,
+    )
+
+
 def overview() -> rx.Component:
     return page(
         "overview",
         "Sync health",
         error_callout(OverviewState.error),
+        rx.vstack(rx.foreach(OverviewState.alerts, _alert), spacing="2", width="100%", id="overview-alerts"),
         section(
             "Lanes",
             rx.cond(

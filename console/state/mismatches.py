@@ -13,7 +13,7 @@ from reflex_base.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
 
 from console.state.session import GuardedState, requires, tab_only
-from console.state.views import ago, iso, ledger_error
+from console.state.views import ago, iso, ledger_error, money
 from sync_core.domain.access import Role
 from sync_core.services import ledger_engine, reconciliation
 from sync_core.services.reconciliation import FindingFilter
@@ -73,13 +73,6 @@ class FindingView:
     trace_href: str
     linkable: bool  # a record in one system that a person can point elsewhere
     healable: bool  # a kind Revline knows how to heal
-
-
-def money(amount: float, currency: str | None = None) -> str:
-    """`12,400` or `12,400 EUR`; blank when nothing is at stake."""
-    if not amount:
-        return ""
-    return f"{amount:,.0f}" + (f" {currency}" if currency else "")
 
 
 def _text(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 import plotly.graph_objects as go
@@ -84,6 +85,13 @@ def _load(with_throughput: bool) -> tuple[overview.Status, list[overview.Through
     return overview.status(engine), points
 
 
+@dataclass(frozen=True)
+class AlertView:
+    system: str
+    severity: str  # error | warning
+    message: str
+
+
 class OverviewState(GuardedState):
     """The overview's snapshot of the ledger, refreshed every two seconds while the page is open."""
 
@@ -92,6 +100,7 @@ class OverviewState(GuardedState):
     dead_cards: rx.Field[list[CountCard]] = rx.field(default_factory=list)
     dead_total: rx.Field[int] = rx.field(0)
     api_usage: rx.Field[list[ApiUsageView]] = rx.field(default_factory=list)  # one row per connection
+    alerts: rx.Field[list[AlertView]] = rx.field(default_factory=list)  # failing connections, budgets running low
     throughput: rx.Field[list[ThroughputView]] = rx.field(default_factory=list)
     throughput_total: rx.Field[int] = rx.field(0)
     as_of: rx.Field[str] = rx.field("")
@@ -152,6 +161,7 @@ class OverviewState(GuardedState):
             self.dead_cards = [category_card(category, n) for category, n in current.dead_by_category.items()]
             self.dead_total = sum(current.dead_by_category.values())
             self.api_usage = [_usage_view(usage, current.as_of) for usage in current.api_usage]
+            self.alerts = [AlertView(a.system, a.severity, a.message) for a in current.alerts]
             if points is not None:
                 self._throughput_at = time.monotonic()
                 self.throughput = [

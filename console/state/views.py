@@ -197,6 +197,29 @@ def clock(value: datetime | None) -> str:
     return value.strftime("%H:%M:%S UTC") if value else ""
 
 
+def money(amount: float, currency: str | None = None) -> str:
+    """`12,400` or `12,400 EUR`; blank when nothing is at stake."""
+    if not amount:
+        return ""
+    return f"{amount:,.0f}" + (f" {currency}" if currency else "")
+
+
+def span(seconds: float | None) -> str:
+    """A cycle time in the unit a person reads it in: `45 s`, `12 min`, `1 h`, `3.5 h`, `2 d`; `—` for none."""
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    hours = seconds / 3600
+    return f"{_short(hours)} h" if hours < 48 else f"{_short(hours / 24)} d"
+
+
+def _short(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "running"

@@ -44,6 +44,7 @@ class EntityLink(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("object_type", "system", "external_id", name="uq_link_external"),
         UniqueConstraint("canonical_id", "system", name="uq_link_canonical"),
+        Index("ix_link_type_created", "object_type", "created_at"),  # contacts linked in a period
     )
     id: int | None = _id()
     canonical_id: str = Field(max_length=36, index=True)
@@ -237,6 +238,7 @@ class TraceSpan(SQLModel, table=True):
     """One step of one record's path, grouped by correlation id."""
 
     __tablename__ = "trace_span"
+    __table_args__ = (Index("ix_span_name_started", "name", "started_at"),)  # milestones reached in a period
     id: int | None = _id()
     correlation_id: str = Field(max_length=36, index=True)
     name: str = Field(max_length=60)
@@ -382,6 +384,8 @@ class AuditLog(SQLModel, table=True):
     """Append-only record of every change a person or the system made to policy or data."""
 
     __tablename__ = "audit_log"
+    # Append-only in the database too: triggers (migration 0015) refuse UPDATE and DELETE.
+    __table_args__ = (Index("ix_audit_log_actor", "actor", "id"), Index("ix_audit_log_action", "action", "id"))
     id: int | None = _id()
     at: datetime = _time(index=True)
     actor: str = Field(max_length=120)

@@ -90,6 +90,47 @@ class ApiUsageStatus:
         return self.held_until is not None
 
 
+LOW_BUDGET = 0.10  # a connection's budget runs low below this share of its limit
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something a person should look at now: a connection failing, or its API budget running out."""
+
+    system: str
+    severity: str  # error | warning
+    message: str
+
+
+def alerts(lanes: Sequence[LaneStatus], usage: Sequence[ApiUsageStatus], now: datetime) -> tuple[Alert, ...]:
+    """The alerts the health of `lanes` and `usage` raises, failures first, one per connection and cause."""
+    found: list[Alert] = []
+    failed: dict[str, list[LaneStatus]] = {}
+    for lane in lanes:
+        if lane.state == "failed":
+            failed.setdefault(lane.system, []).append(lane)
+    for system, broken in sorted(failed.items()):
+        error = next((lane.last_error for lane in broken if lane.last_error), None)
+        names = ", ".join(lane.label for lane in broken)
+        found.append(Alert(system, "error", f"{system} is failing: the last run of {names} failed"
+                                            + (f" ({error})" if error else "") + "."))  # fmt: skip
+    for budget in usage:
+        if budget.held_until is not None:
+            wait = max(0, round((budget.held_until - now).total_seconds()))
+            found.append(Alert(budget.system, "warning", f"{budget.system}'s API quota is spent: its lanes wait "
+                                                         f"{wait} s, until {budget.held_until:%H:%M:%S} UTC."))
+            continue
+        for remaining, limit, what in (
+            (budget.daily_remaining, budget.daily_limit, "daily"),
+            (budget.window_remaining, budget.window_limit, "per-window"),
+        ):
+            if remaining is not None and limit and remaining / limit < LOW_BUDGET:
+                found.append(Alert(budget.system, "warning", f"{budget.system}'s {what} API budget runs low: "
+                                                             f"{remaining:,} of {limit:,} calls left."))
+                break
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Status:
     """The ledger's health as of one moment of the database clock."""
@@ -99,6 +140,10 @@ class Status:
     ops_by_status: Mapping[str, int]
     dead_by_category: Mapping[str, int]
     api_usage: tuple[ApiUsageStatus, ...]
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        return alerts(self.lanes, self.api_usage, self.as_of)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: the body of `GET /api/status`."""
@@ -111,6 +156,7 @@ class Status:
                 lane.label: _run_json(lane.last_run) if lane.last_run else None for lane in self.lanes
             },
             "api_usage": [_usage_json(usage) for usage in self.api_usage],
+            "alerts": [{"system": a.system, "severity": a.severity, "message": a.message} for a in self.alerts],
         }
 
 

@@ -99,11 +99,13 @@ def milestone(
     ).all()
     if any(found == name for found, _ in seen):
         return False
+    began = next((when for found, when in seen if found != name), None)
+    if began is not None and at < began:
+        at = began  # another system's clock, a little behind ours: a hop never ends before it began
     session.add(TraceSpan(correlation_id=correlation_id, name=name, system=system, started_at=at, ended_at=at,
                           status="ok", attributes=dict(attributes or {})))  # fmt: skip
     if name in _ENDING:
-        hop, start = _ENDING[name]
-        began = next((when for found, when in seen if found == start), None)
+        hop, _ = _ENDING[name]
         if began is not None:
             statements.insert_ignore(session, _HOPS, [{
                 "correlation_id": correlation_id, "hop": hop, "started_at": began, "ended_at": at,

@@ -73,3 +73,24 @@ def test_a_viewer_reads_but_a_retry_sent_anyway_is_refused(
         audits = session.scalars(select(AuditLog).where(col(AuditLog.subject) == f"outbound_op:{op_id}")).all()
     assert repairs == []
     assert audits == []
+
+
+def test_the_audit_log_shows_who_signed_in_and_filters_by_who(
+    page: Page, new_page: Callable[[], Page], users: dict[Role, str]
+) -> None:
+    sign_in(new_page(), users[Role.VIEWER])
+    page.goto("/audit")
+    table = page.locator("#audit-table")
+    expect(table).to_contain_text("user.signed_in")
+    expect(table).to_contain_text(users[Role.ADMIN])
+
+    page.locator("#audit-filter-actor").click()
+    page.get_by_role("option", name=users[Role.VIEWER], exact=True).click()
+    expect(page.locator("[id^='audit-row-']").first).to_be_visible()
+    for row in page.locator("[id^='audit-row-']").all():
+        expect(row).to_contain_text(users[Role.VIEWER])
+    expect(table).not_to_contain_text(users[Role.ADMIN])
+
+    page.locator("#audit-subject").fill("no such subject anywhere")
+    page.locator("#audit-search").click()
+    expect(page.locator("#audit-empty")).to_be_visible()

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
 from sqlmodel import SQLModel, col
 
 from sync_core.persistence.database import make_engine, transaction
@@ -20,7 +20,8 @@ from sync_core.services import dead_letters, overview, runs
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DB = f"revline_test_console_{uuid.uuid4().hex[:8]}"  # one per run: runs side by side do not collide
-TABLES: tuple[type[SQLModel], ...] = (AuditLog, RepairAction, SyncRun, OutboundOp, Lane, ApiUsage)
+# Emptied after each test; the audit log is append-only, so tests read only the entries they made.
+TABLES: tuple[type[SQLModel], ...] = (RepairAction, SyncRun, OutboundOp, Lane, ApiUsage)
 
 
 def _create_pg_database() -> str:
@@ -51,6 +52,12 @@ def engine(migrated: Engine) -> Iterator[Engine]:
     with transaction(migrated) as session:
         for table in TABLES:
             session.execute(delete(table))
+
+
+def audit_mark(engine: Engine) -> int:
+    """The newest audit entry's id: entries after it are the ones a test makes."""
+    with transaction(engine) as session:
+        return int(session.execute(select(func.coalesce(func.max(AuditLog.id), 0))).scalar_one())
 
 
 def now() -> datetime:
@@ -423,6 +430,7 @@ def test_retry_requeues_the_op_and_leaves_a_trail(engine: Engine) -> None:
         engine, op(status="dead", error_category="validation", error_message="amount < 0", attempts=5)
     )
 
+    mark = audit_mark(engine)
     dead_letters.retry(engine, op_id, actor="console", reason="fixed the amount in HubSpot")
 
     with transaction(engine) as session:
@@ -440,7 +448,7 @@ def test_retry_requeues_the_op_and_leaves_a_trail(engine: Engine) -> None:
             "previous_message": "amount < 0",
             "previous_attempts": 5,
         }
-        (audit,) = session.execute(select(AuditLog)).scalars()
+        (audit,) = session.execute(select(AuditLog).where(col(AuditLog.id) > mark)).scalars()
         assert (audit.actor, audit.action, audit.subject) == (
             "console",
             "dead_letter.retry",
@@ -468,6 +476,7 @@ def test_retry_many_retries_the_dead_and_skips_the_rest(engine: Engine) -> None:
     dead_ids = add(engine, *(op(status="dead", error_category="conflict") for _ in range(3)))
     (done_id,) = add(engine, op(status="done"))
 
+    mark = audit_mark(engine)
     retried = dead_letters.retry_many(engine, [*dead_ids, done_id, dead_ids[0]], actor="ops@example.com")
 
     assert retried == sorted(dead_ids)
@@ -475,4 +484,4 @@ def test_retry_many_retries_the_dead_and_skips_the_rest(engine: Engine) -> None:
     with transaction(engine) as session:
         statuses = dict(session.execute(select(col(OutboundOp.id), col(OutboundOp.status))).all())
         assert statuses == {**dict.fromkeys(dead_ids, "pending"), done_id: "done"}
-        assert len(session.execute(select(AuditLog)).all()) == 3
+        assert len(session.execute(select(AuditLog).where(col(AuditLog.id) > mark)).all()) == 3
