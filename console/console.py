@@ -8,12 +8,14 @@ from console import api
 from console.pages.dead_letters import dead_letters
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
+from console.pages.repair import repair_page
 from console.pages.runs import runs
 from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
+from console.state.repair import RepairState
 from console.state.runs import RunsState
 from console.state.session import SessionState
 from console.state.trace import TraceState
@@ -25,5 +27,6 @@ app.add_page(runs, route="/runs", title="Runs · Revline", on_load=RunsState.on_
 app.add_page(
     dead_letters, route="/dead-letters", title="Dead letters · Revline", on_load=DeadLettersState.on_load
 )
+app.add_page(repair_page, route="/repair", title="Repair queue · Revline", on_load=RepairState.on_load)
 app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=TraceState.on_load)
 app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_load=MismatchesState.on_load)

@@ -12,7 +12,8 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     # (key, label, route, lucide icon)
     ("overview", "Overview", "/", "layout-dashboard"),
     ("runs", "Runs", "/runs", "history"),
-    ("dead-letters", "Dead letters", "/dead-letters", "mail-warning"),
+    # The repair queue supersedes the Dead letters page, which stays for the overview's cards and the trace.
+    ("repair", "Repair queue", "/repair", "wrench"),
     ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
 )

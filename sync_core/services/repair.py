@@ -472,6 +472,47 @@ def _group_ids(engine: Engine, cause: str) -> list[int]:
         ).scalars().all()]
 
 
+@dataclass(frozen=True)
+class BulkPlan:
+    """A bulk action under way: what, on which group, and the records it covers (fixed when it started)."""
+
+    action: str
+    root_cause: str
+    title: str
+    ids: tuple[int, ...]
+    reason: str | None
+    to_code: str | None
+
+    def chunks(self) -> list[tuple[int, ...]]:
+        return [self.ids[start : start + _CHUNK] for start in range(0, len(self.ids), _CHUNK)]
+
+
+def start_bulk(
+    engine: Engine, cause: str, action: str, actor: str, reason: str | None = None, to_code: str | None = None
+) -> BulkPlan:
+    """Check that `action` applies to the group `cause`, fix the product mapping once for `remap`, audit the
+    start and return the records to run it on (`run_bulk` them, a chunk at a time)."""
+    found = group(engine, cause)
+    if found is None:
+        return BulkPlan(action, cause, describe(cause), (), reason, to_code)
+    _check_bulk(found, action)
+    if action in ("discard", "approve", "reject"):
+        reason = _reason(reason, action)
+    if action == "remap":
+        held_orders.map_product(engine, found.subject, to_code or "", actor, reason)
+    ids = tuple(_group_ids(engine, cause))
+    with transaction(engine) as session:
+        session.add(AuditLog(at=db_now(session), actor=actor, action=f"repair.bulk_{action}",
+                             subject=f"root_cause:{cause}",
+                             details={"records": len(ids), "reason": reason, "to": to_code, "title": found.title}))
+    return BulkPlan(action, cause, found.title, ids, reason, to_code)
+
+
+def run_bulk(engine: Engine, plan: BulkPlan, ids: Sequence[int], actor: str) -> int:
+    """Apply the plan's action to `ids` (one chunk of it); how many were still there to act on."""
+    return _apply_chunk(engine, ids, plan.action, actor, plan.reason)
+
+
 def apply_bulk(
     engine: Engine, cause: str, action: str, actor: str, reason: str | None = None, to_code: str | None = None,
     progress: Progress | None = None,
@@ -479,29 +520,15 @@ def apply_bulk(
     """Apply `action` to every dead letter of root cause `cause`, a chunk per transaction, reporting
     (done, planned) after each. `remap` fixes the product mapping once (to `to_code`) and retries
     everything the group held. A record another hand repaired meanwhile is skipped, never written twice."""
-    found = group(engine, cause)
-    if found is None:
-        return BulkResult(action, cause, 0, 0, 0, 0)
-    _check_bulk(found, action)
-    if action in ("discard", "approve", "reject"):
-        reason = _reason(reason, action)
-    if action == "remap":
-        held_orders.map_product(engine, found.subject, to_code or "", actor, reason)
-    ids = _group_ids(engine, cause)
-    done = skipped = 0
-    with transaction(engine) as session:
-        now = db_now(session)
-        session.add(AuditLog(at=now, actor=actor, action=f"repair.bulk_{action}", subject=f"root_cause:{cause}",
-                             details={"records": len(ids), "reason": reason, "to": to_code, "title": found.title}))
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        applied = _apply_chunk(engine, chunk, action, actor, reason)
-        done += applied
-        skipped += len(chunk) - applied
+    plan = start_bulk(engine, cause, action, actor, reason, to_code)
+    done = seen = 0
+    for chunk in plan.chunks():
+        done += run_bulk(engine, plan, chunk, actor)
+        seen += len(chunk)
         if progress is not None:
-            progress(start + len(chunk), len(ids))
+            progress(seen, len(plan.ids))
     after = group(engine, cause)
-    return BulkResult(action, cause, len(ids), done, skipped, after.count if after else 0)
+    return BulkResult(action, cause, len(plan.ids), done, len(plan.ids) - done, after.count if after else 0)
 
 
 def _apply_chunk(engine: Engine, ids: Sequence[int], action: str, actor: str, reason: str | None) -> int:
