@@ -209,7 +209,7 @@ def _system_row(view: ObjectVar[SystemRowView]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(view.system, weight="medium")),
         rx.table.cell(rx.code(view.external_id, size="1")),
-        rx.table.cell(rx.code(view.values, size="1", variant="ghost", title=view.values_full, style=ELLIPSIS),
+        rx.table.cell(rx.code(view.seen, size="1", variant="ghost", title=view.seen_full, style=ELLIPSIS),
                       max_width="480px"),
         rx.table.cell(rx.text(view.last_seen, title=view.last_seen_at, size="1")),
         id=f"repair-system-{view.system}",
@@ -345,7 +345,13 @@ def _record() -> rx.Component:
                 wrap="wrap",
             ),
             _dry_run(),
-            rx.cond(RepairState.detail_is_order, _order_actions(), _write_actions()),
+            rx.match(
+                RepairState.detail_kind,
+                ("order", _order_actions()),
+                ("ingest", rx.text("A retry reads this record afresh from its system: fix it there first, then retry.",
+                                   size="1", color_scheme="gray", id="repair-ingest-hint")),
+                _write_actions(),
+            ),
             spacing="3",
             width="100%",
         ),

@@ -69,8 +69,8 @@ class RecordView:
 class SystemRowView:
     system: str
     external_id: str
-    values: str
-    values_full: str
+    seen: str
+    seen_full: str
     last_seen: str
     last_seen_at: str
 
@@ -153,7 +153,7 @@ class RepairState(GuardedState):
     detail_plain: rx.Field[str] = rx.field("")
     detail_status: rx.Field[str] = rx.field("")
     detail_payload: rx.Field[str] = rx.field("")
-    detail_is_order: rx.Field[bool] = rx.field(False)
+    detail_kind: rx.Field[str] = rx.field("")  # order | ingest (read afresh on retry) | write
     detail_products: rx.Field[list[str]] = rx.field(default_factory=list)
     detail_systems: rx.Field[list[SystemRowView]] = rx.field(default_factory=list)
     detail_history: rx.Field[list[HistoryView]] = rx.field(default_factory=list)
@@ -254,12 +254,12 @@ class RepairState(GuardedState):
         self.detail_plain = found.plain
         self.detail_status = found.status
         self.detail_payload = _pretty(found.payload)
-        self.detail_is_order = row.is_order
+        self.detail_kind = "order" if row.is_order else "ingest" if row.operation == repair.INGEST else "write"
         self.detail_products = sorted({str(line.get("product_code") or "") for line in found.payload.get("lines") or []
                                        if isinstance(line, dict)} - {""})
         self.detail_systems = [
             SystemRowView(system=s.system, external_id=s.external_id or "not linked",
-                          values=payload_text(s.values, 160), values_full=payload_text(s.values, 2000),
+                          seen=payload_text(s.values, 160), seen_full=payload_text(s.values, 2000),
                           last_seen=ago(s.last_seen, now) if s.last_seen else "never seen",
                           last_seen_at=iso(s.last_seen))
             for s in found.systems

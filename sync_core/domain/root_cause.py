@@ -11,7 +11,7 @@ everything it blocked"), so the repair queue lists them as one group.
     validation:billing:vat_number         an account without the billing data an order needs
     validation:field:contact.email        a field the canonical record refuses
     approval_required:price:SKU-001       an order priced off the ERP's list
-    validation:message:key accounts need an approved credit limit   anything else: its message,
+    validation:message:FIELD_CUSTOM_VALIDATION_EXCEPTION: key accounts need …   anything else: its message,
                                           with the values that differ per record taken out
 """
 
@@ -58,7 +58,7 @@ def message_pattern(message: str) -> str:
     """The message with what differs per record taken out: quoted values, ids and numbers become `…` and `#`."""
     text = _QUOTED.sub("…", message)
     text = _NUMBERS.sub("#", text)
-    return _SPACES.sub(" ", text).strip().lower()
+    return _SPACES.sub(" ", text).strip()
 
 
 def root_cause(category: str | None, message: str | None, details: Mapping[str, Any] | None = None) -> str:

@@ -30,6 +30,7 @@ from sync_core.services.runs import Page, make_page, page_bounds
 
 DEAD = "dead"
 DISCARDED = "discarded"
+INGEST = "ingest"  # a record that could not be read in: a retry reads it afresh from its system
 _CHUNK = 200  # records per transaction in a bulk action: progress moves, and no transaction holds the ledger long
 _FILL = 1000  # dead letters given their root cause per read, when a writer did not (an older worker)
 
@@ -268,15 +269,18 @@ def dry_run(engine: Engine, op_id: int) -> DryRun:
         if closed_won.is_order(op):
             return _order_dry_run(session, op)
         policy = load(session, op.object_type)
-        if op.operation == "ingest":
+        if op.operation == INGEST:
             source = policy.mappings.get(op.target_system)
             if source is None:
                 return DryRun(op.target_system, op.object_type, "read",
                               problem=f"{op.target_system} has no field mapping for {op.object_type}")
+            values: dict[str, Any] = {}
             try:
-                return DryRun(op.target_system, op.object_type, "read", mapping.to_canonical(source, op.payload))
+                values = mapping.to_canonical(source, op.payload)
+                records.validate(op.object_type, values)
             except SyncError as error:
-                return DryRun(op.target_system, op.object_type, "read", problem=error.message)
+                return DryRun(op.target_system, op.object_type, "read", values, problem=error.message)
+            return DryRun(op.target_system, op.object_type, "read", values)
         target = policy.mappings.get(op.target_system)
         if target is None:
             return DryRun(op.target_system, op.object_type, "nothing",
@@ -322,6 +326,8 @@ def edit_and_retry(engine: Engine, op_id: int, payload: Mapping[str, Any], actor
         op = _dead(session, op_id)
         if closed_won.is_order(op):
             raise ValueError("an order's lines come from the won deal: fix the deal or remap its product instead")
+        if op.operation == INGEST:
+            raise ValueError(f"a retry reads the record afresh from {op.target_system}: fix it there, then retry")
         before, after = dict(op.payload), dict(payload)
         changes = diff(before, after)
         if not changes:
@@ -361,7 +367,7 @@ def relink(engine: Engine, op_id: int, external_id: str, actor: str, reason: str
         raise ValueError("point the record at which record? the id is empty")
     with transaction(engine) as session:
         op = _dead(session, op_id)
-        if closed_won.is_order(op) or op.operation == "ingest":
+        if closed_won.is_order(op) or op.operation == INGEST:
             raise ValueError("only a write to a target system can be pointed at another record there")
         target, object_type = op.target_system, op.object_type
         taken = ledger.links_by_external(session, target, object_type, [external_id]).get(external_id)

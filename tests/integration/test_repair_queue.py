@@ -109,7 +109,7 @@ def test_the_executor_files_a_failed_write_under_its_root_cause(ledger_url: str)
     flow.sync()
     (customer,) = repair.list_records(flow.engine).items
     assert (customer.object_type, customer.operation) == ("company", "customer")
-    assert customer.root_cause == "validation:message:field_custom_validation_exception: customer # is blocked"
+    assert customer.root_cause == "validation:message:FIELD_CUSTOM_VALIDATION_EXCEPTION: customer # is blocked"
 
     detail = repair.record(flow.engine, customer.id)
     assert detail.plain.startswith("The target system refused the values: FIELD_CUSTOM_VALIDATION_EXCEPTION")

@@ -35,9 +35,9 @@ from sync_core.domain.root_cause import MAX_LENGTH, describe, money_at_stake, pa
          "validation:field:company.name,contact.email"),
         # anything else: its message, without what differs per record
         ("validation", "FIELD_CUSTOM_VALIDATION_EXCEPTION: key accounts need an approved credit limit", None,
-         "validation:message:field_custom_validation_exception: key accounts need an approved credit limit"),
+         "validation:message:FIELD_CUSTOM_VALIDATION_EXCEPTION: key accounts need an approved credit limit"),
         ("transient", "gave up after 8 attempts: HubSpot 503: 'Service Unavailable' for 0061x00000AbCdE", None,
-         "transient:message:gave up after # attempts: hubspot #: … for #"),
+         "transient:message:gave up after # attempts: HubSpot #: … for #"),
         (None, None, None, "uncategorised:message:no message"),
     ],
 )
