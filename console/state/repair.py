@@ -291,6 +291,8 @@ class RepairState(GuardedState):
         self.group_page = self.page = 1
         self._clear_detail()
         self.bulk_count, self.bulk_error = 0, ""
+        if self.cause:
+            self.bulk_action = self.bulk_actions[0]
         if self.op_filter:
             self.selected = self.op_filter
         await self._fetch()

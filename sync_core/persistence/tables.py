@@ -158,6 +158,12 @@ class OutboundOp(SQLModel, table=True):
             "ix_op_dead_root_cause", "root_cause", "id", "updated_at", "money_at_stake",
             sqlite_where=text("status = 'dead'"), postgresql_where=text("status = 'dead'"),
         ),
+        # Dead ops not filed under a root cause yet (a writer that predates it): empty but for those.
+        Index(
+            "ix_op_dead_unfiled", "id",
+            sqlite_where=text("status = 'dead' AND root_cause IS NULL"),
+            postgresql_where=text("status = 'dead' AND root_cause IS NULL"),
+        ),
     )
     id: int | None = _id()
     idempotency_key: str = Field(max_length=64, unique=True)

@@ -20,6 +20,7 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 _DEAD = sa.text("status = 'dead'")
+_UNFILED = sa.text("status = 'dead' AND root_cause IS NULL")
 _BATCH = 1000
 
 _ops = sa.table(
@@ -46,6 +47,8 @@ def upgrade() -> None:
             'ix_op_dead_root_cause', ['root_cause', 'id', 'updated_at', 'money_at_stake'], unique=False,
             sqlite_where=_DEAD, postgresql_where=_DEAD,
         )
+        batch_op.create_index('ix_op_dead_unfiled', ['id'], unique=False, sqlite_where=_UNFILED,
+                              postgresql_where=_UNFILED)
 
 
 def _backfill() -> None:
@@ -78,6 +81,7 @@ def _backfill() -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table('outbound_op', schema=None) as batch_op:
+        batch_op.drop_index('ix_op_dead_unfiled', sqlite_where=_UNFILED, postgresql_where=_UNFILED)
         batch_op.drop_index('ix_op_dead_root_cause', sqlite_where=_DEAD, postgresql_where=_DEAD)
         batch_op.drop_column('money_at_stake')
         batch_op.drop_column('root_cause')
