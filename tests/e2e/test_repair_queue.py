@@ -1,6 +1,7 @@
 """The repair queue over `revline demo` on the HubSpot, Salesforce and ERP sandboxes, in headless Chromium:
 an operator fixes a missing-product group with one remap and a bulk retry and watches the orders appear;
-an operator approves a held order and rejects another.
+an operator approves a held order and rejects another; a viewer reads the queue, and a repair sent
+without the button is refused.
 
 Deals are planted as a sales rep would make them, through the Salesforce sandbox's control API; the
 demo's own traffic is slowed right down and its faults are off, so the groups hold only these deals.
@@ -242,3 +243,32 @@ def test_an_operator_approves_a_held_order_and_rejects_another(
     decided = [(a, s) for a, s in _audit(ledger, operator) if a in ("order.approve", "order.reject")]
     assert decided == [("order.approve", f"outbound_op:{ops[approved].id}"),
                        ("order.reject", f"outbound_op:{ops[rejected].id}")]  # fmt: skip
+
+
+def test_a_viewer_reads_the_queue_but_a_repair_sent_anyway_is_refused(
+    new_page: Callable[[], Page], users: dict[Role, str], ledger: Engine, sales: Sales
+) -> None:
+    _, price = sales.sold_product()
+    custom = f"CUSTOM-{uuid.uuid4().hex[:6].upper()}"
+    deal = sales.won_deal(custom, price, f"Watched Buyer {custom}")
+    cause = f"mapping:product:{custom}"
+    op_id = wait_for("an order held for the custom product", lambda: _held(ledger, [deal], cause), 120)[deal].id
+
+    page = new_page()
+    sign_in(page, users[Role.VIEWER], then=f"/repair?cause={cause}")
+    page.locator(f"#open-{op_id}").click()
+    expect(page.locator("#repair-plain")).to_contain_text(custom)
+    expect(page.locator("#bulk-preview")).to_be_disabled()
+    retry = page.locator("#repair-retry")
+    expect(retry).to_be_disabled()
+    page.locator("#repair-dry-run").click()  # reading is a viewer's to do
+    expect(page.locator("#repair-dry")).to_contain_text("hold in erp deal")
+    retry.evaluate(
+        """button => {
+            const props = Object.keys(button).find(key => key.startsWith('__reactProps$'));
+            button[props].onClick({preventDefault() {}, stopPropagation() {}});
+        }"""
+    )
+    expect(page.get_by_text("Your role (viewer) cannot do this")).to_be_visible()
+    assert _order_ops(ledger, [deal])[deal].status == "dead"
+    assert [a for a in _audit(ledger, users[Role.VIEWER]) if not a[0].startswith("user.")] == []
