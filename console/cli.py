@@ -182,7 +182,7 @@ def demo_crm(settings: Settings, args: argparse.Namespace) -> int:
     key = load_or_create_key(settings.secret_key, settings.secret_file)
     upgrade(settings.database_url)
     engine = ledger_engine(settings.database_url)
-    sandboxes = Sandboxes()
+    sandboxes = Sandboxes(*args.sandbox_ports)
     console = None
     worker = ticker = traffic = None
     code = 0
@@ -280,6 +280,15 @@ def demo_memory(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+def _ports(text: str) -> tuple[int, int, int]:
+    """HUBSPOT,SALESFORCE,ERP ports, as argparse reads them."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected three ports HUBSPOT,SALESFORCE,ERP, not {text!r}")
+    hubspot, salesforce, erp = (int(p) for p in parts)
+    return hubspot, salesforce, erp
+
+
 def _address(text: str) -> tuple[str, int]:
     """HOST:PORT, as argparse reads it."""
     host, _, port = text.rpartition(":")
@@ -350,6 +359,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="with --systems memory: where to serve the in-memory systems, for extra `revline worker` "
         "processes (default REVLINE_DEMO_SYSTEMS_ADDRESS or 127.0.0.1:8109)",
+    )
+    demo.add_argument(
+        "--sandbox-ports",
+        type=_ports,
+        default=(SANDBOXES["hubspot"], SANDBOXES["salesforce"], SANDBOXES["erp"]),
+        metavar="H,S,E",
+        help="with --systems sandboxes: the HubSpot, Salesforce and ERP sandboxes' ports (default 8101,8102,8103)",
     )
     demo.add_argument("--no-console", action="store_true", help="run without the web console")
     demo.set_defaults(run=cmd_demo)

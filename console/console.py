@@ -10,6 +10,7 @@ from console.pages.dead_letters import dead_letters
 from console.pages.lead_to_cash import lead_to_cash
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
+from console.pages.repair import repair_page
 from console.pages.runs import runs
 from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
@@ -17,6 +18,7 @@ from console.state.audit import AuditState
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
+from console.state.repair import RepairState
 from console.state.revenue import LeadToCashState
 from console.state.runs import RunsState
 from console.state.session import SessionState
@@ -29,6 +31,7 @@ app.add_page(runs, route="/runs", title="Runs · Revline", on_load=RunsState.on_
 app.add_page(
     dead_letters, route="/dead-letters", title="Dead letters · Revline", on_load=DeadLettersState.on_load
 )
+app.add_page(repair_page, route="/repair", title="Repair queue · Revline", on_load=RepairState.on_load)
 app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=TraceState.on_load)
 app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_load=MismatchesState.on_load)
 app.add_page(audit_page, route="/audit", title="Audit log · Revline", on_load=AuditState.on_load)

@@ -29,6 +29,7 @@ from sync_core.domain.errors import (
     WaitingError,
 )
 from sync_core.domain.ownership import SystemState, apply
+from sync_core.domain.root_cause import money_at_stake, root_cause
 from sync_core.persistence import lanes, ledger, statements
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import InboxEvent, OutboundOp, op_status_is
@@ -439,6 +440,8 @@ _SET = (
         result=bindparam("b_result"),
         attempts=_OPS.c.attempts - bindparam("b_refund"),
         updated_at=bindparam("b_now"),
+        root_cause=bindparam("b_cause"),
+        money_at_stake=bindparam("b_money"),
     )
 )
 
@@ -461,12 +464,16 @@ class _Updates:
         next_attempt_at: datetime | None = None,
         refund: bool = False,
     ) -> None:
+        # A dead letter is filed under its root cause, with the money it holds up, for the repair queue.
+        dead = status == "dead"
+        cause = root_cause(category, message) if dead else None
+        money = money_at_stake(group.fields) if dead else None
         for op_id in group.op_ids:
             self.rows.append(
                 {
                     "b_id": op_id, "b_status": status, "b_next": next_attempt_at or self.now,
                     "b_category": category, "b_message": message, "b_result": result or {}, "b_now": self.now,
-                    "b_refund": int(refund),
+                    "b_refund": int(refund), "b_cause": cause, "b_money": money,
                 }
             )
 

@@ -23,6 +23,7 @@ from sync_core.domain.changes import SourceRecord
 from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.mapping import ObjectMapping
 from sync_core.domain.ownership import SystemState, observe, plan
+from sync_core.domain.root_cause import money_at_stake, root_cause
 from sync_core.persistence import lanes, ledger
 from sync_core.services import trace
 from sync_core.services.policy import ObjectPolicy
@@ -194,6 +195,7 @@ def observed_state(
 def _dead_ingest(
     system: str, object_type: str, record: SourceRecord, error: PermanentError, now: datetime
 ) -> dict[str, Any]:
+    payload = {k: _jsonable(v) for k, v in record.fields.items()}
     return {
         # One dead letter per record, whatever its version: a record that keeps failing as it
         # changes updates its dead letter rather than piling up new ones.
@@ -205,12 +207,14 @@ def _dead_ingest(
         "source_system": system,
         "source_id": record.external_id,
         "source_version": record.version,
-        "payload": {k: _jsonable(v) for k, v in record.fields.items()},
+        "payload": payload,
         "status": "dead",
         "attempts": 1,
         "next_attempt_at": now,
         "error_category": error.category.value,
         "error_message": error.message,
+        "root_cause": root_cause(error.category.value, error.message),
+        "money_at_stake": money_at_stake(payload),
         "result": {},
         "correlation_id": record.canonical_id or identity.new_canonical_id(),
         "created_at": now,

@@ -13,7 +13,8 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("overview", "Overview", "/", "layout-dashboard"),
     ("lead-to-cash", "Lead to cash", "/lead-to-cash", "chart-no-axes-combined"),
     ("runs", "Runs", "/runs", "history"),
-    ("dead-letters", "Dead letters", "/dead-letters", "mail-warning"),
+    # The repair queue supersedes the Dead letters page, which stays for the overview's cards and the trace.
+    ("repair", "Repair queue", "/repair", "wrench"),
     ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
     ("audit", "Audit log", "/audit", "scroll-text"),

@@ -85,6 +85,11 @@ def dead_letters() -> rx.Component:
         "dead-letters",
         "Dead letters",
         error_callout(DeadLettersState.error),
+        rx.callout(
+            rx.text("The ", rx.link("repair queue", href="/repair", id="dead-letters-to-repair"),
+                    " groups these by root cause, with the money at stake, and repairs a whole group at once."),
+            icon="wrench", color_scheme="indigo", size="1",
+        ),
         filters(),
         rx.heading(DeadLettersState.category_title, size="3", id="dead-letters-category"),
         rx.table.root(

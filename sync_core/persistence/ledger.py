@@ -276,7 +276,8 @@ def put_dead_ops(session: Session, rows: list[dict[str, Any]]) -> None:
     """Record dead letters found before any write (mapping, validation); a repeat revives the row."""
     statements.upsert(
         session, _OPS, rows, ["idempotency_key"],
-        ["status", "error_category", "error_message", "payload", "source_version", "updated_at"],
+        ["status", "error_category", "error_message", "root_cause", "money_at_stake", "payload", "source_version",
+         "updated_at"],
     )
 
 

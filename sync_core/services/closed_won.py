@@ -32,6 +32,7 @@ from sync_core.domain import orders
 from sync_core.domain.errors import ErrorCategory
 from sync_core.domain.ownership import SystemState, plan
 from sync_core.domain.records import WON
+from sync_core.domain.root_cause import money_at_stake, root_cause
 from sync_core.persistence import lanes, ledger
 from sync_core.persistence.database import db_now, transaction
 from sync_core.persistence.tables import AuditLog, FlowSetting, OutboundOp, RepairAction, op_status_is
@@ -191,16 +192,63 @@ def _order_op(session: Session, found: Roles, cid: str) -> OutboundOp | None:
     ).scalar()
 
 
+def product_aliases(session: Session) -> dict[str, str]:
+    """The standing product remaps an operator made for every order (deal code -> ERP code)."""
+    row = session.get(FlowSetting, NAME)
+    found = (row.settings or {}).get("product_aliases") if row is not None else None
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def save_product_alias(session: Session, code: str, to_code: str, actor: str, now: datetime) -> dict[str, str]:
+    """Order `to_code` wherever a deal has `code`, from now on (audited); the aliases before the change."""
+    row = session.get(FlowSetting, NAME)
+    before = product_aliases(session)
+    after = {**before, code: to_code}
+    settings = {**(row.settings if row is not None else {}), "product_aliases": after}
+    if row is None:
+        session.add(FlowSetting(name=NAME, settings=settings, state={}, updated_at=now, updated_by=actor))
+    else:
+        row.settings, row.updated_at, row.updated_by = settings, now, actor
+    return before
+
+
+def sells(session: Session, code: str) -> bool:
+    """Whether the ERP sells (an active) product `code`, as its lane last read the catalogue."""
+    found = roles(load(session, "deal"))
+    if found is None:
+        return False
+    item = _catalog(session, found.erp, [{"product_code": code}], {}).get(code.strip().upper())
+    return item is not None and item.active
+
+
+def preview(session: Session, op: OutboundOp) -> orders.Place | orders.Hold | None:
+    """What deciding this order again would do now, writing nothing; None when there is no deal to decide."""
+    policy = load(session, "deal")
+    found = roles(policy)
+    if found is None:
+        return None
+    deal = ledger.state_of(ledger.shadows(session, [op.canonical_id], found.sales).get((op.canonical_id, found.sales)))
+    if deal is None:
+        return None
+    lines = list(deal.values.get("lines") or [])
+    company, _, _ = _company(session, policy, found, deal.values.get("company_id"))
+    aliases, approvals = _decisions(session, op)
+    return orders.decide(lines, company, _catalog(session, found.erp, lines, aliases), aliases, approvals,
+                         rules_in(session))
+
+
 def _decisions(session: Session, op: OutboundOp | None) -> tuple[dict[str, str], set[str]]:
-    """The remaps (deal code -> ERP code) and approvals (deviation digests) people made on this order."""
+    """The remaps (deal code -> ERP code) and approvals (deviation digests) people made on this order,
+    over the standing remaps made for every order."""
+    standing = product_aliases(session)
     if op is None or op.id is None:
-        return {}, set()
+        return standing, set()
     actions = session.execute(
         select(col(RepairAction.action), col(RepairAction.details)).where(
             col(RepairAction.op_id) == op.id, col(RepairAction.action).in_(["remap", "approve"])
         ).order_by(col(RepairAction.id))
     ).all()
-    aliases: dict[str, str] = {}
+    aliases: dict[str, str] = dict(standing)
     approvals: set[str] = set()
     for action, found in actions:
         details: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -266,7 +314,9 @@ def _decide(session: Session, policy: ObjectPolicy, found: Roles, cid: str, op: 
     if isinstance(decision, orders.Hold):
         row = _row(found, cid, external, version, {**payload, "lines": lines}, now, story)
         row.update(status="dead", attempts=1, error_category=decision.category.value,
-                   error_message=decision.message, result={"held": dict(decision.details)})
+                   error_message=decision.message, result={"held": dict(decision.details)},
+                   root_cause=root_cause(decision.category.value, decision.message, decision.details),
+                   money_at_stake=money_at_stake(row["payload"]))
         _put(session, op, row)
         ledger.add_spans(session, [_span(story, cid, found.erp, now, "held", decision.message)])
         return 1
@@ -324,6 +374,7 @@ def _row(found: Roles, cid: str, external: str, version: str, payload: dict[str,
         "target_system": found.erp, "object_type": "deal", "canonical_id": cid, "operation": PLACE,
         "source_system": found.sales, "source_id": external, "source_version": version[:64], "payload": payload,
         "status": "pending", "attempts": 0, "next_attempt_at": now, "error_category": None, "error_message": None,
+        "root_cause": None, "money_at_stake": None,
         "result": {}, "correlation_id": correlation_id or cid, "created_at": now, "updated_at": now,
     }
 

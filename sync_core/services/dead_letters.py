@@ -111,12 +111,15 @@ def _retry_op(session: Session, op: OutboundOp, actor: str, reason: str | None, 
         "previous_category": op.error_category,
         "previous_message": op.error_message,
         "previous_attempts": op.attempts,
+        "previous_root_cause": op.root_cause,
     }
     op.status = "pending"
     op.next_attempt_at = now
     op.attempts = 0
     op.error_category = None
     op.error_message = None
+    op.root_cause = None
+    op.money_at_stake = None
     op.updated_at = now
     session.add(
         RepairAction(op_id=op.id, action="retry", actor=actor, reason=reason, details=previous, at=now)
@@ -133,6 +136,12 @@ def _retry_op(session: Session, op: OutboundOp, actor: str, reason: str | None, 
     if closed_won.is_order(op):
         # A held order is decided again on what is true now, not sent as it was held.
         closed_won.reconsider(session, op, now)
+
+
+def retry_locked(session: Session, op: OutboundOp, actor: str, reason: str | None, now: datetime) -> None:
+    """`retry` of an op the caller has read for update in its own transaction (after an edit, a relink)."""
+    _retry_op(session, op, actor, reason, now)
+    lanes.mark_due(session, op.target_system, op.object_type, lanes.OUTBOUND, now)
 
 
 def retry(engine: Engine, op_id: int, actor: str, reason: str | None = None) -> None:

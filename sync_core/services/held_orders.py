@@ -1,4 +1,5 @@
-"""What a person can do with an order the closed-won flow held: approve, reject, remap a product.
+"""What a person can do with an order the closed-won flow held: approve, reject, remap a product (on one
+order, or for every order at once).
 
 Each action is a repair_action row on the order's outbox row (who, when, why, what) plus an
 audit row, and then the order is decided again: the flow reads those rows as the remaps and
@@ -7,6 +8,7 @@ approvals it must honour, so an approval covers exactly the prices the person sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync_core.persistence.database import db_now, transaction
-from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction
+from sync_core.persistence.tables import AuditLog, OutboundOp, RepairAction, op_status_is
 from sync_core.services import closed_won
 
 
@@ -77,3 +79,29 @@ def remap_product(engine: Engine, op_id: int, product_code: str, to_code: str, a
             raise ValueError("remap to which product? the code is empty")
         _record(session, op, "remap", actor, reason, {"from": product_code, "to": to_code.strip()})
         closed_won.reconsider(session, op, db_now(session))
+
+
+def map_product(engine: Engine, product_code: str, to_code: str, actor: str, reason: str | None = None) -> int:
+    """From now on order `to_code` (a product the ERP sells) wherever a deal has `product_code`: the
+    mapping is fixed once for every order (a retry of the orders it held places them); audited with
+    the mappings before and after. Returns how many held orders name `product_code`."""
+    code, target = product_code.strip(), to_code.strip()
+    if not code or not target:
+        raise ValueError("remap which product to which? a code is empty")
+    with transaction(engine) as session:
+        if not closed_won.sells(session, target):
+            raise ValueError(f"the ERP sells no product {target!r}: pick one it sells")
+        now = db_now(session)
+        before = closed_won.product_aliases(session)
+        closed_won.save_product_alias(session, code, target, actor, now)
+        held: Sequence[dict[str, Any]] = session.execute(
+            select(col(OutboundOp.result)).where(
+                op_status_is("dead"), col(OutboundOp.operation) == closed_won.PLACE,
+                col(OutboundOp.error_category) == "mapping",
+            )
+        ).scalars().all()
+        blocked = sum(1 for result in held if code in ((result or {}).get("held", {}).get("missing_products") or []))
+        session.add(AuditLog(at=now, actor=actor, action="order.product_mapped", subject=f"product:{code}",
+                             details={"from": code, "to": target, "reason": reason, "held_orders": blocked,
+                                      "before": before, "after": {**before, code: target}}))
+        return blocked

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,21 +85,22 @@ def _lane_count(engine: Engine) -> int:
         return int(session.execute(select(func.count()).select_from(Lane)).scalar_one())
 
 
-def _start(workdir: Path) -> Demo:
-    port, systems_port = _free_ports(2)
-    url = f"sqlite:///{workdir / 'revline.db'}"
-    log = workdir / "demo.log"
-    command = [
-        str(REVLINE),
-        "demo",
+def _memory_systems(systems_port: int) -> list[str]:
+    return [
         "--systems",
         "memory",  # the in-memory CRMs: their scripted faults give the dead letters a retry can fix
-        "--port",
-        str(port),
         "--systems-address",
         f"127.0.0.1:{systems_port}",
         *DEMO_OPTIONS,
     ]
+
+
+def _start(workdir: Path, systems: Callable[[int], Sequence[str]] = _memory_systems) -> Demo:
+    """`revline demo` with the options `systems(free_port)` gives (default: the in-memory systems)."""
+    port, systems_port = _free_ports(2)
+    url = f"sqlite:///{workdir / 'revline.db'}"
+    log = workdir / "demo.log"
+    command = [str(REVLINE), "demo", "--port", str(port), *systems(systems_port)]
     env = {
         **os.environ,
         "REVLINE_DATABASE_URL": url,
@@ -152,12 +153,11 @@ def _stop(demo: Demo) -> None:
     demo.ledger.dispose()
 
 
-# Module scope: the demo stops when the e2e tests are done, not at the end of the whole run (it
-# would otherwise keep two cores busy through every later test).
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """`revline demo` on a free port, run from a temp dir so its ledger and secret file land there."""
-    demo = _start(tmp_path_factory.mktemp("demo"))
+def running_demo(
+    tmp_path_factory: pytest.TempPathFactory, systems: Callable[[int], Sequence[str]] = _memory_systems
+) -> Iterator[Demo]:
+    """A demo for a module's tests: up before the first, checked alive after the last, then stopped."""
+    demo = _start(tmp_path_factory.mktemp("demo"), systems)
     try:
         _wait_until_up(demo)
         yield demo
@@ -170,6 +170,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         if time.monotonic() > deadline:
             pytest.fail(f"the demo's console outlived the demo:\n{demo.log_tail()}")
         time.sleep(0.2)
+
+
+# Module scope: the demo stops when the e2e tests are done, not at the end of the whole run (it
+# would otherwise keep two cores busy through every later test).
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`revline demo` on a free port, run from a temp dir so its ledger and secret file land there."""
+    yield from running_demo(tmp_path_factory)
 
 
 @pytest.hookimpl(wrapper=True)
