@@ -89,6 +89,7 @@ class Shadow(SQLModel, table=True):
     """The last values seen in and written to one system for one record."""
 
     __tablename__ = "shadow"
+    __table_args__ = (Index("ix_shadow_object_canonical", "object_type", "canonical_id"),)
     canonical_id: str = Field(max_length=36, primary_key=True)
     system: str = Field(max_length=40, primary_key=True)
     object_type: str = Field(max_length=40)
@@ -382,6 +383,7 @@ class AuditLog(SQLModel, table=True):
     """Append-only record of every change a person or the system made to policy or data."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action_subject", "action", "subject"),)
     id: int | None = _id()
     at: datetime = _time(index=True)
     actor: str = Field(max_length=120)
