@@ -15,6 +15,7 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("dead-letters", "Dead letters", "/dead-letters", "mail-warning"),
     ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
+    ("ownership", "Field ownership", "/ownership", "shield-check"),
 )
 
 SIDEBAR_WIDTH = "220px"

@@ -64,8 +64,13 @@ def diff_rules(before: Sequence[FieldRule], after: Sequence[FieldRule]) -> list[
     return [
         RuleChange(name, old.get(name), new.get(name))
         for name in sorted(old.keys() | new.keys())
-        if old.get(name) != new.get(name)
+        if _effect(name, old.get(name)) != _effect(name, new.get(name))
     ]
+
+
+def _effect(name: str, rule: FieldRule | None) -> FieldRule:
+    # A field without a rule is not synced: adding dont_sync to it changes nothing.
+    return rule if rule is not None else FieldRule(name, Rule.DONT_SYNC)
 
 
 @dataclass(frozen=True)

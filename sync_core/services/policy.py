@@ -488,39 +488,66 @@ def history(engine: Engine, object_type: str, page: int = 1, page_size: int = 10
     return Page(tuple(_change(row) for row in rows), total, page, page_size)
 
 
+@dataclass(frozen=True)
+class _Restoration:
+    """What rolling back to a history entry's version puts back."""
+
+    entry: PolicyChange
+    object_type: str
+    rules: tuple[FieldRule, ...] = ()
+    system: str = ""
+    field: str = ""
+    values: dict[str, str] | None = None
+
+
+def _restoration(session: Session, change_id: int) -> _Restoration:
+    row = session.get(AuditLog, change_id)
+    if row is None or row.action not in HISTORY_ACTIONS:
+        raise ValueError(f"there is no policy change {change_id}")
+    entry = _change(row)
+    details = dict(row.details or {})
+    object_type = str(details.get("object_type") or row.subject.split(" ", 1)[0])
+    if entry.version is None:
+        raise ValueError(f"policy change {change_id} names no version")
+    if entry.kind == "rules":
+        rules = rules_at(session, object_type, entry.version)
+        if not policy_change.diff_rules(load(session, object_type).rules, rules):
+            raise ValueError(f"the rules of {object_type} are those of v{entry.version} already")
+        return _Restoration(entry, object_type, tuple(rules))
+    system, field_name = str(details["system"]), str(details["field"])
+    old = session.scalar(
+        select(FieldMapping).where(
+            col(FieldMapping.version) == entry.version, col(FieldMapping.system) == system,
+            col(FieldMapping.object_type) == object_type, col(FieldMapping.canonical) == field_name,
+        )
+    )
+    if old is None:
+        raise ValueError(f"mapping v{entry.version} has no {system} {object_type} field {field_name}")
+    return _Restoration(entry, object_type, (), system, field_name, {str(k): str(v) for k, v in old.value_map.items()})
+
+
+def preview_roll_back(engine: Engine, change_id: int) -> tuple[PolicyChange, list[str], Tally]:
+    """What rolling back to a history entry's version would change: the entry, the changes, the overwrites."""
+    with snapshot(engine) as session:
+        back = _restoration(session, change_id)
+    if back.values is None:
+        rules = preview_rules(engine, back.object_type, back.rules)
+        return back.entry, [c.describe() for c in rules.changes], rules.tally
+    values = preview_values(engine, back.system, back.object_type, back.field, back.values)
+    return back.entry, [c.describe() for c in values.changes], values.tally
+
+
 def roll_back(engine: Engine, change_id: int, actor: str) -> tuple[PolicyChange, int, Tally]:
     """Make the version a history entry saved the current one again, as a new version (audited).
 
     Returns the entry, the new version and the writes queued."""
     with snapshot(engine) as session:
-        row = session.get(AuditLog, change_id)
-        if row is None or row.action not in HISTORY_ACTIONS:
-            raise ValueError(f"there is no policy change {change_id}")
-        entry = _change(row)
-        details = dict(row.details or {})
-        object_type = str(details.get("object_type") or row.subject.split(" ", 1)[0])
-        if entry.version is None:
-            raise ValueError(f"policy change {change_id} names no version")
-        extra = {"rolled_back_to": entry.version, "rolled_back_change": change_id}
-        if entry.kind == "rules":
-            rules = rules_at(session, object_type, entry.version)
-            if not policy_change.diff_rules(load(session, object_type).rules, rules):
-                raise ValueError(f"the rules of {object_type} are those of v{entry.version} already")
-        else:
-            system, field_name = str(details["system"]), str(details["field"])
-            old = session.scalar(
-                select(FieldMapping).where(
-                    col(FieldMapping.version) == entry.version, col(FieldMapping.system) == system,
-                    col(FieldMapping.object_type) == object_type, col(FieldMapping.canonical) == field_name,
-                )
-            )
-            if old is None:
-                raise ValueError(f"mapping v{entry.version} has no {system} {object_type} field {field_name}")
-            values = {str(k): str(v) for k, v in old.value_map.items()}
-    if entry.kind == "rules":
-        version, tally = _save_rules(engine, object_type, rules, actor, RULES_ROLLED_BACK, extra)
+        back = _restoration(session, change_id)
+    extra = {"rolled_back_to": back.entry.version, "rolled_back_change": change_id}
+    if back.values is None:
+        version, tally = _save_rules(engine, back.object_type, back.rules, actor, RULES_ROLLED_BACK, extra)
     else:
         version, tally = _save_values(
-            engine, system, object_type, field_name, values, actor, VALUES_ROLLED_BACK, extra
+            engine, back.system, back.object_type, back.field, back.values, actor, VALUES_ROLLED_BACK, extra
         )
-    return entry, version, tally
+    return back.entry, version, tally

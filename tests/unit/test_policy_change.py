@@ -54,6 +54,7 @@ def test_diff_names_the_fields_whose_rule_or_owner_changed() -> None:
 def test_an_owner_on_a_rule_that_has_none_is_no_change() -> None:
     assert diff_rules([FieldRule("phone", Rule.TWO_WAY)], [FieldRule("phone", Rule.TWO_WAY, "sales")]) == []
     assert diff_rules(TWO_WAY, list(reversed(TWO_WAY))) == []
+    assert diff_rules(TWO_WAY, [*TWO_WAY, FieldRule("title", Rule.DONT_SYNC)]) == []  # not synced either way
 
 
 @pytest.mark.parametrize(
@@ -137,7 +138,9 @@ def test_value_map_diff_and_respellings() -> None:
 def test_tally_counts_records_per_system_and_keeps_a_few_examples() -> None:
     tally = Tally()
     for n in range(EXAMPLES + 5):
-        tally.add([Overwrite(f"c{n}", "marketing", "phone", "1", "2"), Overwrite(f"c{n}", "marketing", "email", "a", "b")])
+        tally.add([
+            Overwrite(f"c{n}", "marketing", "phone", "1", "2"), Overwrite(f"c{n}", "marketing", "email", "a", "b")
+        ])
     tally.add([Overwrite("s1", "sales", "phone", "1", "2")])
     tally.add([])
     assert tally.records == {"marketing": EXAMPLES + 5, "sales": 1}
