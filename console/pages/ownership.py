@@ -162,7 +162,7 @@ def _value_maps() -> rx.Component:
 
 def _example(example: ObjectVar[ExampleView]) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.code(example.record, variant="ghost")),
+        rx.table.cell(rx.text(example.label, title=example.record, size="2")),
         rx.table.cell(example.system),
         rx.table.cell(example.field),
         rx.table.cell(rx.text(example.before, color_scheme="red")),
@@ -176,7 +176,7 @@ def _preview_dialog() -> rx.Component:
             rx.dialog.title(OwnershipState.preview_title),
             rx.vstack(
                 rx.foreach(OwnershipState.preview_changes,
-                           lambda change: rx.text(rx.icon("arrow-right", size=12), " ", change, size="2")),
+                           lambda change: rx.text("• ", change, size="2", weight="medium")),
                 rx.callout(
                     rx.cond(
                         OwnershipState.preview_total > 0,
@@ -196,7 +196,7 @@ def _preview_dialog() -> rx.Component:
                     OwnershipState.preview_examples.length() > 0,
                     rx.table.root(
                         rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in
-                                                       ("Record", "System", "Field", "Now", "Becomes")))),
+                                                       ("Record", "System", "Field", "Holds now", "Written")))),
                         rx.table.body(rx.foreach(OwnershipState.preview_examples, _example)),
                         size="1",
                         width="100%",

@@ -60,6 +60,7 @@ class ValueEntry:
 @dataclass(frozen=True)
 class ExampleView:
     record: str
+    label: str
     system: str
     field: str
     before: str
@@ -342,14 +343,23 @@ class OwnershipState(GuardedState):
             for row in self.rows
         ]  # fmt: skip
 
-    def _show(self, kind: str, title: str, changes: list[str], tally: Tally) -> None:
+    def _show(
+        self, kind: str, title: str, changes: list[str], tally: Tally,
+        spelling: dict[str, tuple[str, str]] | None = None,
+    ) -> None:  # fmt: skip
+        """Open the preview; `spelling` (value maps): canonical value -> its old and new spelling, shown instead."""
         self.preview_kind, self.preview_title, self.preview_changes = kind, title, changes
         self.preview_counts = [
             f"{system}: {n} record{'s' if n != 1 else ''}" for system, n in sorted(tally.records.items())
         ]
         self.preview_total, self.preview_scanned = tally.total, tally.scanned
+        shown = [
+            spelling.get(str(e.after), (_shown(e.before), _shown(e.after))) if spelling else
+            (_shown(e.before), _shown(e.after)) for e in tally.examples
+        ]  # fmt: skip
         self.preview_examples = [
-            ExampleView(e.canonical_id, e.system, e.field, _shown(e.before), _shown(e.after)) for e in tally.examples
+            ExampleView(e.canonical_id, e.label or e.canonical_id, e.system, e.field, before, after)
+            for e, (before, after) in zip(tally.examples, shown, strict=True)
         ]
         self.preview_open = True
 
@@ -385,8 +395,9 @@ class OwnershipState(GuardedState):
             return rx.toast.error(str(exc))
         except SQLAlchemyError as exc:
             return rx.toast.error(ledger_error(exc))
+        spelling = {c.value: (c.before or "(none)", c.after or "(none)") for c in found.changes}
         self._show("values", f"Save the {system} values of {self.object_type} {name}?",
-                   [c.describe() for c in found.changes], found.tally)  # fmt: skip
+                   [c.describe() for c in found.changes], found.tally, spelling)  # fmt: skip
         return None
 
     @rx.event

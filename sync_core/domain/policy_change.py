@@ -104,7 +104,52 @@ class Overwrite:
     system: str
     field: str
     before: Any
-    after: Any
+    after: Any  # the canonical value written
+    label: str = ""  # how a person knows the record (an email, a domain), for previews
+
+
+@dataclass(frozen=True)
+class RulesDelta:
+    """The rules of the fields a change touches, before and after: all a preview needs to plan."""
+
+    changes: tuple[RuleChange, ...]
+    before: tuple[FieldRule, ...]
+    after: tuple[FieldRule, ...]
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(c.field for c in self.changes)
+
+    def overwrites(
+        self,
+        canonical_id: str,
+        states: Mapping[str, SystemState],
+        mapped: Mapping[str, frozenset[str]],
+        label: str = "",
+    ) -> list[Overwrite]:
+        """The values the new rules write to one record, in the systems that hold it (`states`), that
+        the old rules would not have written: what the change itself does. `mapped`: system ->
+        canonical fields it maps (a field it does not map has nowhere to go there)."""
+        if not self.changes or len(states) < 2:
+            return []
+        old_plan = plan(self.before, states, {})
+        new_plan = plan(self.after, states, {})
+        found = []
+        for system, fields in sorted(new_plan.items()):
+            old = old_plan.get(system, {})
+            for name, value in sorted(fields.items()):
+                if name not in mapped.get(system, frozenset()) or old.get(name, _MISSING) == value:
+                    continue
+                found.append(Overwrite(canonical_id, system, name, states[system].values.get(name), value, label))
+        return found
+
+
+def delta(before: Sequence[FieldRule], after: Sequence[FieldRule]) -> RulesDelta:
+    changes = tuple(diff_rules(before, after))
+    changed = {c.field for c in changes}
+    return RulesDelta(
+        changes, tuple(r for r in before if r.field in changed), tuple(r for r in after if r.field in changed)
+    )
 
 
 def overwrites(
@@ -113,27 +158,19 @@ def overwrites(
     after: Sequence[FieldRule],
     states: Mapping[str, SystemState],
     mapped: Mapping[str, frozenset[str]],
+    label: str = "",
 ) -> list[Overwrite]:
-    """The values the new rules write to one record, in the systems that hold it (`states`), that the
-    old rules would not have written: what the change itself does. `mapped`: system -> canonical
-    fields it maps (a field it does not map has nowhere to go there)."""
-    changed = {c.field for c in diff_rules(before, after)}
-    if not changed or len(states) < 2:
-        return []
-    old_plan = plan([r for r in before if r.field in changed], states, {})
-    new_plan = plan([r for r in after if r.field in changed], states, {})
-    found = []
-    for system, fields in sorted(new_plan.items()):
-        old = old_plan.get(system, {})
-        for name, value in sorted(fields.items()):
-            if name not in mapped.get(system, frozenset()) or old.get(name, _MISSING) == value:
-                continue
-            found.append(Overwrite(canonical_id, system, name, states[system].values.get(name), value))
-    return found
+    """`delta(before, after).overwrites(...)` for one record."""
+    return delta(before, after).overwrites(canonical_id, states, mapped, label)
 
 
 def respellings(
-    canonical_id: str, system: str, field_name: str, changes: Sequence[ValueChange], state: SystemState | None
+    canonical_id: str,
+    system: str,
+    field_name: str,
+    changes: Sequence[ValueChange],
+    state: SystemState | None,
+    label: str = "",
 ) -> list[Overwrite]:
     """The record's value in `system` written again when the system's spelling of it changed (a value
     dropped from the map is not written: the system keeps what it has, and reading it back fails
@@ -144,7 +181,7 @@ def respellings(
     respelt = {c.value for c in changes if c.after is not None}
     if value is None or str(value) not in respelt:
         return []
-    return [Overwrite(canonical_id, system, field_name, value, value)]
+    return [Overwrite(canonical_id, system, field_name, value, value, label)]
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync_core.domain import policy_change
+from sync_core.domain import identity, policy_change
 from sync_core.domain.mapping import FieldMap, ObjectMapping
 from sync_core.domain.ownership import FieldRule, Rule, SystemState
 from sync_core.domain.policy_change import Overwrite, RuleChange, Tally, ValueChange
@@ -136,7 +137,7 @@ VALUES_SAVED, VALUES_ROLLED_BACK = "value_map.saved", "value_map.rolled_back"
 HISTORY_ACTIONS = (RULES_SAVED, RULES_ROLLED_BACK, VALUES_SAVED, VALUES_ROLLED_BACK)
 SOURCE = "policy"  # the source system of the writes a policy change queues
 HEAL = "heal"  # the executor's heal: sent whatever the ledger says the target holds (executor.HEAL)
-_SCAN = 500  # linked records read per query while a change is previewed or applied
+_SCAN = 2000  # shadows read per query while a change is previewed or applied
 
 
 def object_types(engine: Engine) -> list[str]:
@@ -175,32 +176,62 @@ def rules_at(session: Session, object_type: str, version: int) -> list[FieldRule
     return [FieldRule(r.field, Rule(r.rule), r.owner) for r in rows]
 
 
-def _linked(session: Session, object_type: str, systems: Sequence[str]) -> Iterator[dict[str, dict[str, SystemState]]]:
-    """Chunks of canonical id -> system -> what the ledger knows the system holds, for the records of
-    `object_type` that more than one system holds (only those can be overwritten by a rule)."""
-    after = ""
+@dataclass(frozen=True)
+class _Linked:
+    """One record more than one system holds: what each holds of the fields looked at, and its label."""
+
+    canonical_id: str
+    states: dict[str, SystemState]
+    label: str
+
+
+def _linked(
+    session: Session, object_type: str, systems: Collection[str], fields: Collection[str]
+) -> Iterator[list[_Linked]]:
+    """Chunks of the records of `object_type` that more than one of `systems` holds (only those can be
+    overwritten), with what the ledger knows each system holds of `fields`; one keyset-paged query per
+    chunk, in canonical id order (ix_shadow_object_canonical)."""
+    table = Shadow.__table__  # type: ignore[attr-defined]
+    query = select(table.c.canonical_id, table.c.system, table.c.seen, table.c.field_times).where(
+        table.c.object_type == object_type
+    )
+    wanted, after = set(fields), ""
     while True:
-        ids = list(
-            session.scalars(
-                select(col(Shadow.canonical_id))
-                .where(col(Shadow.object_type) == object_type, col(Shadow.canonical_id) > after)
-                .group_by(col(Shadow.canonical_id))
-                .having(func.count() > 1)
-                .order_by(col(Shadow.canonical_id))
-                .limit(_SCAN)
-            )
-        )
-        if not ids:
+        rows = list(session.execute(
+            query.where(table.c.canonical_id > after).order_by(table.c.canonical_id).limit(_SCAN)
+        ).all())  # fmt: skip
+        done = len(rows) < _SCAN
+        if rows:
+            after = rows[-1][0]
+        if not done:
+            # The last record's rows may go on in the next chunk: it is read again there, whole.
+            rows = [row for row in rows if row[0] != after]
+            after = rows[-1][0] if rows else after
+            if not rows:  # one record with more rows than a chunk: cannot happen with a few systems
+                raise RuntimeError(f"record {after} has more than {_SCAN} shadows")
+        chunk: list[_Linked] = []
+        for cid, group in itertools.groupby(rows, key=lambda row: str(row[0])):
+            states: dict[str, SystemState] = {}
+            label = ""
+            for row in group:
+                system, seen, times = str(row[1]), dict(row[2] or {}), dict(row[3] or {})
+                if system not in systems or not seen:
+                    continue
+                label = label or _label(object_type, seen)
+                states[system] = SystemState(
+                    {k: v for k, v in seen.items() if k in wanted},
+                    {k: datetime.fromisoformat(v) for k, v in times.items() if k in wanted},
+                )
+            if len(states) > 1:
+                chunk.append(_Linked(cid, states, label))
+        yield chunk
+        if done:
             return
-        after = ids[-1]
-        chunk: dict[str, dict[str, SystemState]] = {}
-        for (cid, system), shadow in ledger.shadows(session, ids).items():
-            state = ledger.state_of(shadow)
-            if system in systems and state is not None:
-                chunk.setdefault(cid, {})[system] = state
-        yield {cid: states for cid, states in chunk.items() if len(states) > 1}
-        if len(ids) < _SCAN:
-            return
+
+
+def _label(object_type: str, values: Mapping[str, Any]) -> str:
+    """How a person knows the record: its matching key (email, domain) or its name."""
+    return str(identity.match_key(object_type, values) or values.get("name") or "")
 
 
 @dataclass(frozen=True)
@@ -219,11 +250,11 @@ def _check_rules(policy: ObjectPolicy, rules: Sequence[FieldRule]) -> None:
 def _rule_overwrites(
     session: Session, policy: ObjectPolicy, rules: Sequence[FieldRule]
 ) -> Iterator[list[list[Overwrite]]]:
-    """Per chunk of linked records, each record's overwrites under `rules` (records with none left out)."""
+    """Per chunk of linked records, each record's overwrites under `rules` (an empty list for most)."""
     mapped = {s: policy.fields_of(s) for s in policy.systems}
-    for chunk in _linked(session, policy.object_type, policy.systems):
-        found = [policy_change.overwrites(cid, policy.rules, rules, states, mapped) for cid, states in chunk.items()]
-        yield found
+    change = policy_change.delta(policy.rules, rules)
+    for chunk in _linked(session, policy.object_type, policy.systems, change.fields):
+        yield [change.overwrites(r.canonical_id, r.states, mapped, r.label) for r in chunk]
 
 
 def preview_rules(engine: Engine, object_type: str, rules: Sequence[FieldRule]) -> RulesPreview:
@@ -366,10 +397,10 @@ def _clean_values(values: Mapping[str, str]) -> dict[str, str]:
 def _respellings(
     session: Session, policy: ObjectPolicy, system: str, field_name: str, changes: Sequence[ValueChange]
 ) -> Iterator[list[list[Overwrite]]]:
-    for chunk in _linked(session, policy.object_type, policy.systems):
+    for chunk in _linked(session, policy.object_type, policy.systems, [field_name]):
         yield [
-            policy_change.respellings(cid, system, field_name, changes, states.get(system))
-            for cid, states in chunk.items()
+            policy_change.respellings(r.canonical_id, system, field_name, changes, r.states.get(system), r.label)
+            for r in chunk
         ]
 
 

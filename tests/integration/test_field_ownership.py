@@ -88,6 +88,7 @@ def test_the_preview_counts_what_the_next_sync_then_writes(crms: Crms) -> None:
     assert preview.tally.records == {"marketing": 3}
     assert preview.tally.values == {"marketing.phone": 3}
     assert preview.tally.scanned == 6
+    assert sorted(e.label for e in preview.tally.examples) == [f"p{n}@example.com" for n in (1, 3, 5)]
     assert sorted((e.field, e.before, e.after) for e in preview.tally.examples) == [
         ("phone", f"+1 555 010{n}", f"+1 555 090{n}") for n in (1, 3, 5)
     ]
