@@ -1,4 +1,11 @@
-"""Ownership rules and field mappings: versioned, audited, read by the sync loop."""
+"""Ownership rules and field mappings: versioned, audited, read by the sync loop.
+
+The loop calls `load` for every page it plans and every batch it sends, so a running worker follows
+a newly saved version from its next page, without a restart. A person's change is previewed first
+(`preview_rules`, `preview_values`: which linked records it overwrites where), then saved as a new
+version with those writes queued in the same transaction, and can be rolled back (`roll_back`: the
+old version saved again as a new one). Every save is in the audit log with before and after.
+"""
 
 from __future__ import annotations
 
