@@ -11,6 +11,7 @@ from console.pages.lead_to_cash import lead_to_cash
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
 from console.pages.repair import repair_page
+from console.pages.ownership import ownership
 from console.pages.runs import runs
 from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
@@ -20,6 +21,7 @@ from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
 from console.state.repair import RepairState
 from console.state.revenue import LeadToCashState
+from console.state.ownership import OwnershipState
 from console.state.runs import RunsState
 from console.state.session import SessionState
 from console.state.trace import TraceState
@@ -36,3 +38,4 @@ app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=Trace
 app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_load=MismatchesState.on_load)
 app.add_page(audit_page, route="/audit", title="Audit log · Revline", on_load=AuditState.on_load)
 app.add_page(lead_to_cash, route="/lead-to-cash", title="Lead to cash · Revline", on_load=LeadToCashState.on_load)
+app.add_page(ownership, route="/ownership", title="Field ownership · Revline", on_load=OwnershipState.on_load)

@@ -18,6 +18,7 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
     ("audit", "Audit log", "/audit", "scroll-text"),
+    ("ownership", "Field ownership", "/ownership", "shield-check"),
 )
 
 SIDEBAR_WIDTH = "220px"

@@ -90,6 +90,7 @@ class Shadow(SQLModel, table=True):
     """The last values seen in and written to one system for one record."""
 
     __tablename__ = "shadow"
+    __table_args__ = (Index("ix_shadow_object_canonical", "object_type", "canonical_id"),)
     canonical_id: str = Field(max_length=36, primary_key=True)
     system: str = Field(max_length=40, primary_key=True)
     object_type: str = Field(max_length=40)
@@ -401,7 +402,11 @@ class AuditLog(SQLModel, table=True):
 
     __tablename__ = "audit_log"
     # Append-only in the database too: triggers (migration 0015) refuse UPDATE and DELETE.
-    __table_args__ = (Index("ix_audit_log_actor", "actor", "id"), Index("ix_audit_log_action", "action", "id"))
+    __table_args__ = (
+        Index("ix_audit_log_actor", "actor", "id"),
+        Index("ix_audit_log_action", "action", "id"),
+        Index("ix_audit_log_action_subject", "action", "subject"),
+    )
     id: int | None = _id()
     at: datetime = _time(index=True)
     actor: str = Field(max_length=120)
