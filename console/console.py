@@ -9,12 +9,14 @@ from console.pages.dead_letters import dead_letters
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
 from console.pages.runs import runs
+from console.pages.schedules import schedules
 from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
 from console.state.runs import RunsState
+from console.state.schedules import SchedulesState
 from console.state.session import SessionState
 from console.state.trace import TraceState
 
@@ -27,3 +29,4 @@ app.add_page(
 )
 app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=TraceState.on_load)
 app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_load=MismatchesState.on_load)
+app.add_page(schedules, route="/schedules", title="Schedules · Revline", on_load=SchedulesState.on_load)

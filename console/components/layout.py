@@ -15,6 +15,8 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("dead-letters", "Dead letters", "/dead-letters", "mail-warning"),
     ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
+    ("schedules", "Schedules", "/schedules", "calendar-clock"),
+    ("connections", "Connections", "/connections", "plug"),
 )
 
 SIDEBAR_WIDTH = "220px"
