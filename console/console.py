@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from console import api
+from console.pages.connections import connections
 from console.pages.dead_letters import dead_letters
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
@@ -12,6 +13,7 @@ from console.pages.runs import runs
 from console.pages.schedules import schedules
 from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
+from console.state.connections import ConnectionsState
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
@@ -30,3 +32,4 @@ app.add_page(
 app.add_page(trace_page, route="/trace", title="Trace · Revline", on_load=TraceState.on_load)
 app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_load=MismatchesState.on_load)
 app.add_page(schedules, route="/schedules", title="Schedules · Revline", on_load=SchedulesState.on_load)
+app.add_page(connections, route="/connections", title="Connections · Revline", on_load=ConnectionsState.on_load)

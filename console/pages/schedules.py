@@ -78,7 +78,7 @@ def _row(row: ObjectVar[ScheduleView]) -> rx.Component:
             rx.text(row.about, size="1", color_scheme="gray"),
             rx.cond(row.requested != "", rx.text(row.requested, size="1", color_scheme="indigo",
                                                  id=f"schedule-requested-{row.name}")),
-            max_width="320px",
+            max_width="260px",
         ),
         rx.table.cell(rx.text(row.interval, id=f"schedule-interval-{row.name}")),
         rx.table.cell(

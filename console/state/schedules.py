@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,7 +44,7 @@ def until(value: datetime | None, now: datetime) -> str:
     """How long after `now` `value` comes ("due" once it has passed)."""
     if value is None:
         return ""
-    seconds = int((value - now).total_seconds())
+    seconds = math.ceil((value - now).total_seconds())
     if seconds <= 0:
         return "due"
     if seconds < 120:
@@ -98,11 +99,11 @@ class SchedulesState(GuardedState):
 
     async def _fetch(self) -> None:
         try:
-            found = await asyncio.to_thread(schedules.list_schedules, ledger_engine())
+            now = datetime.now(UTC)
+            found = await asyncio.to_thread(schedules.list_schedules, ledger_engine(), now)
         except SQLAlchemyError as exc:
             self.error = ledger_error(exc)
             return
-        now = datetime.now(UTC)
         self.error, self.loaded = "", True
         self.rows = [_view(row, now) for row in found]
 
