@@ -81,17 +81,22 @@ def test_an_admin_pauses_and_resumes_a_schedule(page: Page, ledger: Engine, user
     finally:
         schedules.resume(ledger, "poll", "e2e")  # whatever happened above, the demo keeps polling
 
-    # Run now: one firing, by the admin's request, whatever the interval.
-    page.locator("#run-now-drain").click()
-    expect(page.get_by_text("drain will run within seconds")).to_be_visible()
-    tick = wait_for("the run-now firing", lambda: _requested_tick(ledger, "drain", admin), 15)
+    # Run now: one firing, by the admin's request, long before its time (the daily full reconciliation).
+    expect(page.locator("#schedule-last-reconcile-full")).to_have_text("never")
+    page.locator("#run-now-reconcile-full").click()
+    expect(page.get_by_text("reconcile-full will run within seconds")).to_be_visible()
+    tick = wait_for("the run-now firing", lambda: _requested_tick(ledger, "reconcile-full", admin), 15)
     assert tick.outcome == "ok"
-    expect(page.locator("#schedule-how-drain")).to_contain_text(f"run now by {admin}")
+    expect(page.locator("#schedule-how-reconcile-full")).to_contain_text(f"run now by {admin}")
+    expect(page.locator("#schedule-outcome-reconcile-full")).to_have_text("ok")
+    assert _ticks(ledger, "reconcile-full") == 1
 
     audits = _audits(ledger, "schedule:poll")
     assert (admin, "schedule.paused", {"before": {"paused": False}, "after": {"paused": True}}) in audits
     assert (admin, "schedule.resumed", {"before": {"paused": True}, "after": {"paused": False}}) in audits
-    assert [action for actor, action, _ in _audits(ledger, "schedule:drain")] == ["schedule.run_requested"]
+    assert [(actor, action) for actor, action, _ in _audits(ledger, "schedule:reconcile-full")] == [
+        (admin, "schedule.run_requested")
+    ]
 
 
 def test_an_admin_changes_an_interval_and_puts_it_back(page: Page, ledger: Engine, users: dict[Role, str]) -> None:
