@@ -45,6 +45,21 @@ REGISTRY: dict[str, ConnectorFactory] = {
 }
 
 
+FORM_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # kind -> (settings the console's form always offers, secrets the kind takes): other settings a
+    # connection holds are offered too.
+    "memory": (("address", "system"), ()),
+    "hubspot": (("base_url",), ("token", "app_secret")),
+    "salesforce": (("login_url", "client_id"), ("client_secret",)),
+    "erp": (("url", "database", "login"), ("api_key",)),
+}
+
+
+def build_one(name: str, settings: Mapping[str, Any]) -> Connector:
+    """The connector of one connection (its settings with its secrets), e.g. to test it."""
+    return build({name: settings})[name]
+
+
 def build(connections: Mapping[str, Mapping[str, Any]]) -> dict[str, Connector]:
     """One connector per configured connection: name -> {"kind": ..., settings...}."""
     built = {}

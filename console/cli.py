@@ -230,7 +230,7 @@ def demo_memory(settings: Settings, args: argparse.Namespace) -> int:
     from console.demo import SYSTEMS, TrafficGenerator, install_policy
     from sync_core.scheduling import Ticker, default_schedules
     from sync_core.secrets import load_or_create_key
-    from sync_core.services import ledger_engine
+    from sync_core.services import connections, ledger_engine
     from sync_core.testing import InMemoryConnector, connect_systems, serve_systems
     from sync_core.worker import Worker, WorkerConfig, worker_id
 
@@ -238,13 +238,17 @@ def demo_memory(settings: Settings, args: argparse.Namespace) -> int:
     # Handlers first: the systems' server process inherits them, so a Ctrl-C or a SIGTERM sent to
     # the whole process group stops the demo in order instead of pulling the systems from under it.
     stop = _stop_event()
-    load_or_create_key(settings.secret_key, settings.secret_file)
+    key = load_or_create_key(settings.secret_key, settings.secret_file)
     upgrade(settings.database_url)
     engine = ledger_engine(settings.database_url)
     install_policy(engine)
     demo_admin(engine)
     address = args.systems_address or _address(settings.demo_systems_address)
     manager = serve_systems(address)
+    # Saved like any connection: the console lists and tests them, and extra `revline worker`s find them.
+    for name in SYSTEMS:
+        connections.save(engine, name, "memory", {"address": f"{address[0]}:{address[1]}", "system": name}, {}, key,
+                         "revline demo")  # fmt: skip
     system = connect_systems(address)
     systems = {name: system(name) for name in SYSTEMS}
     generator = TrafficGenerator(systems, seed=args.seed, fault_every=args.fault_every)

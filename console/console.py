@@ -6,6 +6,7 @@ import reflex as rx
 
 from console import api
 from console.pages.audit import audit_page
+from console.pages.connections import connections
 from console.pages.dead_letters import dead_letters
 from console.pages.lead_to_cash import lead_to_cash
 from console.pages.mismatches import mismatches
@@ -13,9 +14,11 @@ from console.pages.overview import overview
 from console.pages.repair import repair_page
 from console.pages.ownership import ownership
 from console.pages.runs import runs
+from console.pages.schedules import schedules
 from console.pages.sign_in import sign_in_page
 from console.pages.trace import trace_page
 from console.state.audit import AuditState
+from console.state.connections import ConnectionsState
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
@@ -23,6 +26,7 @@ from console.state.repair import RepairState
 from console.state.revenue import LeadToCashState
 from console.state.ownership import OwnershipState
 from console.state.runs import RunsState
+from console.state.schedules import SchedulesState
 from console.state.session import SessionState
 from console.state.trace import TraceState
 
@@ -39,3 +43,5 @@ app.add_page(mismatches, route="/mismatches", title="Mismatches · Revline", on_
 app.add_page(audit_page, route="/audit", title="Audit log · Revline", on_load=AuditState.on_load)
 app.add_page(lead_to_cash, route="/lead-to-cash", title="Lead to cash · Revline", on_load=LeadToCashState.on_load)
 app.add_page(ownership, route="/ownership", title="Field ownership · Revline", on_load=OwnershipState.on_load)
+app.add_page(schedules, route="/schedules", title="Schedules · Revline", on_load=SchedulesState.on_load)
+app.add_page(connections, route="/connections", title="Connections · Revline", on_load=ConnectionsState.on_load)

@@ -19,6 +19,8 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("trace", "Trace", "/trace", "route"),
     ("audit", "Audit log", "/audit", "scroll-text"),
     ("ownership", "Field ownership", "/ownership", "shield-check"),
+    ("schedules", "Schedules", "/schedules", "calendar-clock"),
+    ("connections", "Connections", "/connections", "plug"),
 )
 
 SIDEBAR_WIDTH = "220px"

@@ -3,7 +3,7 @@
 identity     EntityLink
 shadow       Shadow
 intake       InboxEvent
-lanes        Lane, Tick
+lanes        Lane, Tick, ScheduleSetting
 outbox       OutboundOp (dead letters are rows in status `dead`), RepairAction
 runs/traces  SyncRun, TraceSpan
 policy       OwnershipRule, FieldMapping (versioned)
@@ -217,22 +217,54 @@ class RepairAction(SQLModel, table=True):
 
 
 class Tick(SQLModel, table=True):
-    """One firing of a schedule; the unique key makes N workers fire it once."""
+    """One firing of a schedule; the unique key makes N workers fire it once. A "run now" is a firing
+    at the moment it was asked for, by the person who asked."""
 
     __tablename__ = "tick"
-    __table_args__ = (UniqueConstraint("schedule", "fire_at", name="uq_tick"),)
+    __table_args__ = (
+        UniqueConstraint("schedule", "fire_at", name="uq_tick"),
+        # A schedule's latest failure, for the Schedules page, without walking its every firing.
+        Index(
+            "ix_tick_failed", "schedule", "fire_at",
+            sqlite_where=text("outcome = 'failed'"), postgresql_where=text("outcome = 'failed'"),
+        ),
+    )
     id: int | None = _id()
     schedule: str = Field(max_length=120)
     fire_at: datetime = _time()
     worker_id: str = Field(max_length=80)
     created_at: datetime = _time()
+    outcome: str = Field(default="ok", max_length=12)  # ok | failed
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    requested_by: str | None = Field(default=None, max_length=120)  # who asked for this run now (None: the clock)
+
+
+class ScheduleSetting(SQLModel, table=True):
+    """How often a schedule fires and whether it is paused, as the workers' tickers follow it; a pending
+    "run now" until one ticker has fired it."""
+
+    __tablename__ = "schedule"
+    name: str = Field(max_length=120, primary_key=True)
+    seconds: float
+    paused: bool = False
+    run_requested_at: datetime | None = _time(nullable=True)
+    run_requested_by: str | None = Field(default=None, max_length=120)
+    updated_at: datetime = _time()
+    updated_by: str = Field(max_length=120)
 
 
 class SyncRun(SQLModel, table=True):
     """One lane run by one worker, with its counts."""
 
     __tablename__ = "sync_run"
-    __table_args__ = (Index("ix_run_lane_recent", "lane_id", "id"),)
+    __table_args__ = (
+        Index("ix_run_lane_recent", "lane_id", "id"),
+        # A connection's last successful run, for the Connections page.
+        Index(
+            "ix_run_system_ok", "system", "finished_at",
+            sqlite_where=text("status = 'ok'"), postgresql_where=text("status = 'ok'"),
+        ),
+    )
     id: int | None = _id()
     lane_id: int = Field(index=True)
     system: str = Field(max_length=40)
@@ -358,6 +390,11 @@ class Connection(SQLModel, table=True):
     secrets: str | None = None  # Fernet token of a JSON object (tokens, client secrets)
     created_at: datetime = _time()
     updated_at: datetime = _time()
+    # The last test of the connection (its connector's `check`): when, by whom, and what it said.
+    checked_at: datetime | None = _time(nullable=True)
+    checked_by: str | None = Field(default=None, max_length=120)
+    check_ok: bool | None = None
+    check_message: str | None = None
 
 
 class ApiUsage(SQLModel, table=True):
