@@ -10,7 +10,7 @@ export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile clean
+.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile bench-console clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,7 +51,7 @@ test-unit: $(STAMP)
 test-slow: setup chromium postgres
 	$(BIN)/pytest -m slow -q
 
-bench: bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile
+bench: bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile bench-console
 
 bench-engine: setup postgres
 	$(BIN)/python -m bench.engine
@@ -67,6 +67,10 @@ bench-lead-to-cash: setup
 
 bench-reconcile: setup
 	$(BIN)/python -m bench.reconcile
+
+# A million-op PostgreSQL ledger, each page's data load timed server-side and its first render in Chromium.
+bench-console: setup chromium postgres
+	$(BIN)/python -m bench.console
 
 clean:
 	rm -rf $(VENV) .web .states *.db

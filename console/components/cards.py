@@ -19,11 +19,12 @@ STATUS_COLORS: dict[str, str] = {
 
 
 def stat_card(card: ObjectVar[CountCard], id_prefix: str) -> rx.Component:
-    """A label over a big number; the number carries id `<id_prefix><key>` for tests and scrapers."""
+    """A label over a big number (`100000+` when counted only that far); the number carries id
+    `<id_prefix><key>` for tests and scrapers."""
     return rx.card(
         rx.vstack(
             rx.text(card.label, size="2", color_scheme="gray"),
-            rx.heading(card.count, size="7", id=f"{id_prefix}{card.key}"),
+            rx.heading(card.count, rx.cond(card.more, "+", ""), size="7", id=f"{id_prefix}{card.key}"),
             spacing="1",
         ),
         min_width="140px",

@@ -82,7 +82,7 @@ def _usage_view(usage: overview.ApiUsageStatus, as_of: datetime) -> ApiUsageView
 def _load(with_throughput: bool) -> tuple[overview.Status, list[overview.ThroughputPoint] | None]:
     engine = ledger_engine()
     points = overview.throughput(engine, minutes=THROUGHPUT_MINUTES) if with_throughput else None
-    return overview.status(engine), points
+    return overview.status(engine, cap=overview.COUNT_CAP), points
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,10 @@ class OverviewState(GuardedState):
             self.as_of = iso(current.as_of)
             self.lanes = [_lane_view(lane, current.as_of) for lane in current.lanes]
             self.op_cards = [
-                CountCard(key=status, label=OP_STATUS_LABELS.get(status, status), count=count)
+                CountCard(
+                    key=status, label=OP_STATUS_LABELS.get(status, status), count=count,
+                    more=status in current.ops_capped,
+                )
                 for status, count in current.ops_by_status.items()
             ]
             self.dead_cards = [category_card(category, n) for category, n in current.dead_by_category.items()]

@@ -40,6 +40,7 @@ class CountCard:
     label: str
     count: int
     hint: str = ""
+    more: bool = False  # counted up to `count` only: there are more
 
 
 @dataclass(frozen=True)

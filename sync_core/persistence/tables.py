@@ -45,6 +45,7 @@ class EntityLink(SQLModel, table=True):
         UniqueConstraint("object_type", "system", "external_id", name="uq_link_external"),
         UniqueConstraint("canonical_id", "system", name="uq_link_canonical"),
         Index("ix_link_type_created", "object_type", "created_at"),  # contacts linked in a period
+        Index("ix_link_external_id", "external_id"),  # the trace search by any system's record id
     )
     id: int | None = _id()
     canonical_id: str = Field(max_length=36, index=True)
@@ -165,6 +166,13 @@ class OutboundOp(SQLModel, table=True):
             "ix_op_dead_unfiled", "id",
             sqlite_where=text("status = 'dead' AND root_cause IS NULL"),
             postgresql_where=text("status = 'dead' AND root_cause IS NULL"),
+        ),
+        # Dead letters newest first at any page, counted and skipped in the index alone.
+        Index("ix_op_dead", "id", sqlite_where=text("status = 'dead'"), postgresql_where=text("status = 'dead'")),
+        # Held orders and what they hold (the money in repair), read from the index alone.
+        Index(
+            "ix_op_dead_operation", "operation", "canonical_id", "error_category",
+            sqlite_where=text("status = 'dead'"), postgresql_where=text("status = 'dead'"),
         ),
     )
     id: int | None = _id()
@@ -314,9 +322,13 @@ class TraceKey(SQLModel, table=True):
     numbers), lower-cased."""
 
     __tablename__ = "trace_key"
-    __table_args__ = (UniqueConstraint("key", "correlation_id", name="uq_trace_key"),)
+    __table_args__ = (
+        UniqueConstraint("key", "correlation_id", name="uq_trace_key"),  # also serves `key = ...`
+        # `key LIKE 'abc%'`: PostgreSQL uses an index for it only in byte order, whatever the collation.
+        Index("ix_trace_key_prefix", "key", postgresql_ops={"key": "varchar_pattern_ops"}),
+    )
     id: int | None = _id()
-    key: str = Field(max_length=255, index=True)
+    key: str = Field(max_length=255)
     correlation_id: str = Field(max_length=36, index=True)
     kind: str = Field(max_length=24)
 
@@ -327,7 +339,7 @@ class Hop(SQLModel, table=True):
     __tablename__ = "hop"
     __table_args__ = (
         UniqueConstraint("correlation_id", "hop", name="uq_hop"),
-        Index("ix_hop_ended", "hop", "ended_at"),
+        Index("ix_hop_ended", "hop", "ended_at", "seconds"),  # a period's hop times from the index alone
     )
     id: int | None = _id()
     correlation_id: str = Field(max_length=36)

@@ -190,6 +190,35 @@ def test_status_of_an_empty_ledger(engine: Engine) -> None:
     assert result.to_json()["api_usage"] == []
 
 
+def test_status_with_a_cap_counts_big_statuses_that_far_and_pending_and_dead_exactly(engine: Engine) -> None:
+    add(engine, lane("erp", "order", "outbound"))
+    add(
+        engine,
+        *(op(status="done") for _ in range(7)),
+        *(op(status="superseded") for _ in range(3)),
+        *(op(status="discarded") for _ in range(5)),
+        *(op(status="pending", target=target) for target in ("erp", "erp", "hubspot")),
+        *(op(status="dead", error_category="validation") for _ in range(6)),
+        op(status="dead"),
+        op(status="in_flight"),
+    )
+
+    capped = overview.status(engine, cap=5)
+    exact = overview.status(engine)
+
+    assert capped.ops_by_status == {
+        "pending": 3, "in_flight": 1, "done": 5, "dead": 7, "superseded": 3, "discarded": 5
+    }
+    assert capped.ops_capped == {"done"}  # five discarded ops are five: only more than the cap is capped
+    assert exact.ops_by_status == {
+        "pending": 3, "in_flight": 1, "done": 7, "dead": 7, "superseded": 3, "discarded": 5
+    }
+    assert exact.ops_capped == frozenset()
+    assert capped.dead_by_category == exact.dead_by_category == {"validation": 6, "uncategorised": 1}
+    assert [lane.pending_ops for lane in capped.lanes] == [2]
+    assert exact.to_json()["ops_by_status"]["done"] == 7  # /api/status and the metrics stay exact
+
+
 def test_status_reports_api_budgets_and_quota_holds(engine: Engine) -> None:
     t = now()
     soon, later, gone = t + timedelta(minutes=1), t + timedelta(minutes=10), t - timedelta(minutes=1)
@@ -417,6 +446,32 @@ def test_list_dead_letters_filters_by_category_and_pages(engine: Engine) -> None
     assert uncategorised.total == 1
     assert uncategorised.items[0].error_category == "uncategorised"
     assert dead_letters.counts_by_category(engine) == {"validation": 30, "mapping": 1, "uncategorised": 1}
+
+
+def test_dead_letter_pages_are_the_same_slices_of_the_list_at_any_depth(engine: Engine) -> None:
+    categories = ("validation", "mapping", None)
+    for i in range(90):  # dead letters of three kinds between the done and pending ops they sit among
+        add(engine, op(status="dead", error_category=categories[i % 3], error_message=f"bad {i}"),
+            op(status="done" if i % 2 else "pending"))  # fmt: skip
+    with transaction(engine) as session:
+        dead = session.execute(
+            select(col(OutboundOp.id), col(OutboundOp.error_category)).where(col(OutboundOp.status) == "dead")
+        ).all()
+    newest_first = sorted(dead, reverse=True)
+    mapping = [i for i, category in newest_first if category == "mapping"]
+
+    pages = [dead_letters.list_dead_letters(engine, page=n, page_size=25) for n in (1, 2, 3, 4, 5)]
+    second_of_mapping = dead_letters.list_dead_letters(engine, page=2, page_size=20, category="mapping")
+    one = dead_letters.list_dead_letters(engine, op_id=mapping[7])
+
+    assert [row.id for page in pages for row in page.items] == [i for i, _ in newest_first]
+    assert [len(page.items) for page in pages] == [25, 25, 25, 15, 0]
+    assert {page.total for page in pages} == {90}
+    assert [row.id for row in second_of_mapping.items] == mapping[20:30]
+    assert second_of_mapping.total == 30
+    assert [row.error_message for row in pages[3].items][-1] == "bad 0"
+    assert [(row.id, row.error_category) for row in one.items] == [(mapping[7], "mapping")]
+    assert one.total == 1
 
 
 def test_retry_requeues_the_op_and_leaves_a_trail(engine: Engine) -> None:
