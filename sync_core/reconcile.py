@@ -8,21 +8,25 @@ taken over and resumes from its cursor. A full pass reads every record in the sy
 For each page of records:
 
 1. map them to canonical values, as intake does, and compare each with the ledger's picture of
-   the other systems (the shadows): a record every system agrees on costs nothing more (the
-   common case, `findings.agree`); the rest go through the ownership planner (`findings.drift`);
+   the other systems (the shadows' values): a record every system agrees on costs nothing more
+   (the common case, `findings.agree`); the rest go through the ownership planner with the
+   shadows' change times (`findings.drift`);
 2. those that still disagree, and every record with an open finding, are candidates. Pages are
    pooled until the candidates fill the other systems' batches: their copies there are read fresh
    (one batched read per system) and compared again;
 3. what still disagrees becomes a finding, upserted on its key in the same transaction as the
    cursor advance past the pool, so a pass resumed half way neither loses nor doubles one; what
    no longer disagrees closes. Findings whose kind heals on its own are healed through the outbox.
-   Deletions a change feed reports and missing customers (deal lanes) are judged per page too.
+   Deletions a change feed reports and missing customers (deal lanes) are judged per pool too.
 
-A full pass remembers each page's records as it reads them; the end of a full lane looks for what
-only the whole table shows (sync_core/reconcile_tables.py): links whose record is gone (orphans,
-re-linked when their matching key finds the record again) and two records sharing one entity or one
-matching key (duplicates). The last lane to finish closes the run; findings the full pass did not
-see again close themselves.
+A full pass remembers each page's records (id and matching key) as it reads them; the end of a
+full lane looks for what only the whole table shows (sync_core/reconcile_tables.py): links whose
+record is gone (orphans, re-linked when their matching key finds the record again) and two records
+sharing one entity or one matching key (duplicates). The last lane to finish closes the run;
+findings the full pass did not see again close themselves.
+
+A lane counts the API calls its own thread made (`Connector.api_calls_in_thread`): the worker's
+other lane threads share the connectors.
 """
 
 from __future__ import annotations
@@ -241,7 +245,8 @@ def _judge_pool(
 
 
 def _calls(connectors: Mapping[str, Connector]) -> int:
-    return sum(c.api_calls for c in connectors.values())
+    """The API calls this lane's thread has made: other lane threads share the connectors and move their totals."""
+    return sum(c.api_calls_in_thread for c in connectors.values())
 
 
 # -- 1. the cheap comparison with the ledger ------------------------------------------------------
