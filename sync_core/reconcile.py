@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -155,7 +155,7 @@ def run_lane(
         if lens is None:
             with snapshot(engine) as session:
                 lens = _Lens.of(load(session, claim.object_type))
-        page, keys, candidates = _candidates(engine, claim, lens, records)
+        page, keys, candidates = _candidates(engine, claim, lens, position.run, records)
         if position.mode == "full" and keys:
             # Remembered as read, whatever becomes of the pool: a worker that dies reads these pages again,
             # and seeing a record twice changes nothing.
@@ -253,10 +253,10 @@ def _calls(connectors: Mapping[str, Connector]) -> int:
 
 
 def _candidates(
-    engine: Engine, claim: lanes.Claim, lens: _Lens, records: Sequence[SourceRecord]
+    engine: Engine, claim: lanes.Claim, lens: _Lens, run_id: int | None, records: Sequence[SourceRecord]
 ) -> tuple[_Page, dict[str, str | None], dict[str, _Candidate]]:
     """The page read; its live records' matching keys (external id -> key); and canonical id -> candidate for
-    its records that disagree with the ledger or have open findings."""
+    its records that disagree with the ledger or have open findings an earlier pass saw."""
     system, object_type, policy = claim.system, claim.object_type, lens.policy
     with snapshot(engine) as session:
         canonical, _failures = _canonical(session, system, policy, records)
@@ -264,7 +264,7 @@ def _candidates(
         cids = set(links.values())
         # The shadows' values first, their change times only for the few records that need planning.
         held_by = ledger.shadow_values(session, cids)
-        open_ids = _open_for(session, object_type, cids)
+        open_ids = _open_for(session, object_type, cids, run_id)
         source_mapping = policy.mappings.get(system)
         closer: list[tuple[SourceRecord, str]] = []
         for record in records:
@@ -332,13 +332,17 @@ def _canonical(
     return canonical, failures
 
 
-def _open_for(session: Session, object_type: str, cids: set[str]) -> set[str]:
+def _open_for(session: Session, object_type: str, cids: set[str], run_id: int | None) -> set[str]:
+    """Records with open per-record findings that this pass has not seen yet: each is read fresh again, so it
+    closes once put right. One another lane of this pass found has just been judged on fresh reads of every
+    system; it is judged again only if its record here disagrees with the ledger."""
     if not cids:
         return set()
     return set(session.scalars(
         select(col(Finding.canonical_id)).where(
             col(Finding.status) == "open", col(Finding.object_type) == object_type,
             col(Finding.canonical_id).in_(cids), col(Finding.kind).in_([k.value for k in _PER_RECORD]),
+            or_(col(Finding.run_id).is_(None), col(Finding.run_id) != run_id),
         )
     ))  # fmt: skip
 
