@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +44,7 @@ from sqlmodel import col
 
 from sync_core import intake, reconcile_tables
 from sync_core.domain import findings, mapping, quota
-from sync_core.domain.changes import SourceRecord
+from sync_core.domain.changes import ScanPage, SourceRecord
 from sync_core.domain.errors import PermanentError, SyncError
 from sync_core.domain.findings import Kind, Mismatch
 from sync_core.domain.ownership import SystemState
@@ -133,24 +134,51 @@ def run_lane(
     """
     position = Position.parse(claim.cursor)
     connector = connectors[claim.system]
+    ahead = _ReadAhead(connector, claim.object_type, page_size)
     calls_at_start = _calls(connectors)
+    try:
+        more, read = _run(engine, claim, connectors, fence, position, ahead, pages * page_size)
+    finally:
+        ahead.close()  # a page read ahead and not taken was read all the same: its calls count
+    return more, read, _calls(connectors) + ahead.calls - calls_at_start
+
+
+def _run(
+    engine: Engine,
+    claim: lanes.Claim,
+    connectors: Mapping[str, Connector],
+    fence: Fence,
+    position: Position,
+    ahead: _ReadAhead,
+    limit: int,
+) -> tuple[bool, int]:
+    """The lane run's pages, pooled and judged: (more to do, records read)."""
+    connector = connectors[claim.system]
+
+    def spent() -> int:
+        return _calls(connectors) + ahead.calls
+
     read = 0
     lens: _Lens | None = None
-    pool = _Pool(position.after, position.since, calls_at_start)
-    while read + pool.page.count < pages * page_size:  # records, whatever the vendor's page size
+    pool = _Pool(position.after, position.since, spent())
+    while read + pool.page.count < limit:  # records, whatever the vendor's page size
         if position.run is None or position.done:
             break
         if not quota.leaves_room(connector.usage()):
-            read += _judge_pool(engine, claim, connectors, fence, position, pool)
+            read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
             with transaction(engine) as session:
                 now = fence(session)
                 lanes.mark_due(session, claim.system, claim.object_type, lanes.RECONCILE, now + _BUDGET_WAIT)
-            return False, read, _calls(connectors) - calls_at_start  # live sync keeps what is left
+            return False, read  # live sync keeps what is left
         if position.mode == "full":
-            scanned = connector.scan(claim.object_type, pool.after, page_size)
+            scanned = ahead.scan(pool.after)
             records, pool.finished, pool.after = scanned.records, scanned.after is None, scanned.after
+            if not pool.finished and read + pool.page.count + len(records) < limit and quota.leaves_room(
+                connector.usage()
+            ):
+                ahead.start(pool.after)  # the next page, while this one is compared
         else:
-            changes = connector.read_changes(claim.object_type, pool.since, page_size)
+            changes = connector.read_changes(claim.object_type, pool.since, ahead.page_size)
             records, pool.finished, pool.since = changes.records, not changes.has_more, changes.cursor
         if lens is None:
             with snapshot(engine) as session:
@@ -164,11 +192,58 @@ def run_lane(
                 reconcile_tables.remember_seen(session, position.run, claim, keys)
         pool.add(lens, page, candidates)
         if pool.finished or pool.full(connectors, claim.system):
-            read += _judge_pool(engine, claim, connectors, fence, position, pool)
-            pool = _Pool(position.after, position.since, _calls(connectors))
-    read += _judge_pool(engine, claim, connectors, fence, position, pool)
-    more = position.run is not None and not position.done
-    return more, read, _calls(connectors) - calls_at_start
+            read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
+            pool = _Pool(position.after, position.since, spent())
+    read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
+    return position.run is not None and not position.done, read
+
+
+class _ReadAhead:
+    """A full scan's pages, each next one read in a helper thread while the lane compares the one before: the
+    system and the network answer while the lane works. The helper's calls are the lane's (`calls`)."""
+
+    def __init__(self, connector: Connector, object_type: str, page_size: int) -> None:
+        self._connector = connector
+        self._object_type = object_type
+        self.page_size = page_size
+        self.calls = 0  # the helper's calls (only the helper adds to it)
+        self._helper: ThreadPoolExecutor | None = None
+        self._next: tuple[str | None, Future[ScanPage]] | None = None
+
+    def start(self, after: str | None) -> None:
+        """Read the page after `after`, in the helper."""
+        self._drop()
+        if self._helper is None:
+            self._helper = ThreadPoolExecutor(1, thread_name_prefix=f"reconcile-{self._connector.system}")
+        self._next = (after, self._helper.submit(self._counted, after))
+
+    def scan(self, after: str | None) -> ScanPage:
+        """The page after `after`: the one read ahead if it is that one, else read now."""
+        if self._next is not None and self._next[0] == after:
+            future, self._next = self._next[1], None
+            return future.result()
+        self._drop()
+        return self._connector.scan(self._object_type, after, self.page_size)
+
+    def close(self) -> None:
+        self._drop()
+        if self._helper is not None:
+            self._helper.shutdown(wait=True)
+
+    def _counted(self, after: str | None) -> ScanPage:
+        before = self._connector.api_calls_in_thread
+        try:
+            return self._connector.scan(self._object_type, after, self.page_size)
+        finally:
+            self.calls += self._connector.api_calls_in_thread - before
+
+    def _drop(self) -> None:
+        """Forget a page read ahead and not taken (its calls were made all the same)."""
+        if self._next is None:
+            return
+        future, self._next = self._next[1], None
+        if future.exception() is not None:  # waits for it; the page is not wanted, nor its failure
+            log.debug("a page read ahead and not wanted failed: %s", future.exception())
 
 
 # Records judged together at most: the pool holds little per record (its candidates are bounded by the
@@ -205,6 +280,7 @@ def _judge_pool(
     fence: Fence,
     position: Position,
     pool: _Pool,
+    spent: Callable[[], int],
 ) -> int:
     """Read the pool's candidates fresh, record its findings and move the cursor past it; records judged."""
     if pool.lens is None:
@@ -236,7 +312,7 @@ def _judge_pool(
                 findings_opened=col(ReconcileRun.findings_opened) + counts.opened,
                 findings_closed=col(ReconcileRun.findings_closed) + counts.closed,
                 heals=col(ReconcileRun.heals) + counts.heals,
-                api_calls=col(ReconcileRun.api_calls) + _calls(connectors) - pool.calls_before,
+                api_calls=col(ReconcileRun.api_calls) + spent() - pool.calls_before,
             )
         )
         if finished:

@@ -123,6 +123,18 @@ def test_a_pass_counts_its_own_api_calls_not_those_of_lanes_sharing_its_connecto
     assert lane_calls == 4
 
 
+def test_pages_read_ahead_are_counted_as_the_pass_reads_them(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url, page_size=2)
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)  # only the pass's lanes make calls
+    before = sum(c.api_calls for c in worker.connectors.values())
+    run = _pass(engine, worker)
+    assert (run.records_read, run.findings_opened) == (14, 0)
+    made = sum(c.api_calls for c in worker.connectors.values()) - before
+    assert made >= 8  # six contacts two at a time and a company, in each system
+    assert run.api_calls == made
+
+
 def test_drift_is_found_once_healed_and_closes(ledger_url: str) -> None:
     engine, worker, marketing, sales = _setup(ledger_url)
     _converged(engine, worker, marketing, sales)
