@@ -11,9 +11,10 @@ For each page of records:
    the other systems (the shadows' values): a record every system agrees on costs nothing more
    (the common case, `findings.agree`); the rest go through the ownership planner with the
    shadows' change times (`findings.drift`);
-2. those that still disagree, and every record with an open finding, are candidates. Pages are
-   pooled until the candidates fill the other systems' batches: their copies there are read fresh
-   (one batched read per system) and compared again;
+2. those that still disagree, and every record with an open finding an earlier pass saw, are
+   candidates. Pages are pooled until the candidates fill the other systems' smallest batch as far
+   as another page could without overflowing it: their copies there are read fresh (one batched
+   read per system) and compared again;
 3. what still disagrees becomes a finding, upserted on its key in the same transaction as the
    cursor advance past the pool, so a pass resumed half way neither loses nor doubles one; what
    no longer disagrees closes. Findings whose kind heals on its own are healed through the outbox.
@@ -128,7 +129,7 @@ def run_lane(
     """Run up to `pages` x `page_size` records of this lane's share of the pass: (more to do, records read, API calls).
 
     Pages are compared as they come and judged together: their candidates are read fresh in the other
-    systems once the pool fills those systems' batches (or holds _POOLED records), so a pass over a large
+    systems once the pool (nearly) fills those systems' batches (or holds _POOLED records), so a pass over a large
     table with a little drift spends a read per batch of candidates, not one per page. The cursor moves,
     with the findings, only when a pool is judged: a worker that dies reads the pool's pages again.
     """
@@ -161,6 +162,7 @@ def _run(
     read = 0
     lens: _Lens | None = None
     pool = _Pool(position.after, position.since, spent())
+    most = 0  # the most candidates one page has brought in this run: room kept for the next page
     while read + pool.page.count < limit:  # records, whatever the vendor's page size
         if position.run is None or position.done:
             break
@@ -191,7 +193,8 @@ def _run(
                 fence(session)
                 reconcile_tables.remember_seen(session, position.run, claim, keys)
         pool.add(lens, page, candidates)
-        if pool.finished or pool.full(connectors, claim.system):
+        most = max(most, len(candidates))
+        if pool.finished or pool.full(connectors, claim.system, most):
             read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
             pool = _Pool(position.after, position.since, spent())
     read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
@@ -268,9 +271,12 @@ class _Pool:
         self.page.add(page)
         self.candidates.update(candidates)
 
-    def full(self, connectors: Mapping[str, Connector], system: str) -> bool:
+    def full(self, connectors: Mapping[str, Connector], system: str, headroom: int) -> bool:
+        """Whether to judge the pool now: another page could take its candidates past the other systems' smallest
+        batch (`headroom`: what a page brings at most), and one more batched read per system for a few of them."""
         others = [c.max_batch_size for s, c in connectors.items() if s != system]
-        return self.page.count >= _POOLED or len(self.candidates) >= max(1, min(others, default=1))
+        batch = max(1, min(others, default=1))
+        return self.page.count >= _POOLED or len(self.candidates) >= batch or len(self.candidates) + headroom > batch
 
 
 def _judge_pool(
