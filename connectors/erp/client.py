@@ -65,9 +65,14 @@ class OdooClient:
         )
 
     @property
-    def api_calls(self) -> ApiCalls:
+    def api_calls(self) -> int:
         """HTTP requests made to Odoo (the version probe and logins included)."""
-        return self._calls
+        return self._calls.total
+
+    @property
+    def api_calls_in_thread(self) -> int:
+        """Those the calling thread made."""
+        return self._calls.in_thread
 
     @property
     def server_time(self) -> datetime | None:

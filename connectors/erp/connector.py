@@ -119,11 +119,11 @@ class OdooConnector:
 
     @property
     def api_calls(self) -> int:
-        return self.client.api_calls.total
+        return self.client.api_calls
 
     @property
     def api_calls_in_thread(self) -> int:
-        return self.client.api_calls.in_thread
+        return self.client.api_calls_in_thread
 
     def usage(self) -> ApiUsage | None:
         """Odoo reports no quota."""

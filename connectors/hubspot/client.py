@@ -160,8 +160,13 @@ class HubSpotClient:
         self._usage: RateLimitHeaders | None = None
 
     @property
-    def calls(self) -> ApiCalls:
-        return self._calls
+    def calls(self) -> int:
+        return self._calls.total
+
+    @property
+    def calls_in_thread(self) -> int:
+        """Those the calling thread made."""
+        return self._calls.in_thread
 
     @property
     def usage(self) -> RateLimitHeaders | None:

@@ -85,9 +85,14 @@ class SalesforceClient:
         self.user_id: str | None = None
 
     @property
-    def api_calls(self) -> ApiCalls:
+    def api_calls(self) -> int:
         """REST, query and Bulk API requests made (token requests are not API calls)."""
-        return self._api_calls
+        return self._api_calls.total
+
+    @property
+    def api_calls_in_thread(self) -> int:
+        """Those the calling thread made."""
+        return self._api_calls.in_thread
 
     @property
     def token_calls(self) -> int:

@@ -114,11 +114,11 @@ class SalesforceConnector:
 
     @property
     def api_calls(self) -> int:
-        return self._client.api_calls.total
+        return self._client.api_calls
 
     @property
     def api_calls_in_thread(self) -> int:
-        return self._client.api_calls.in_thread
+        return self._client.api_calls_in_thread
 
     def usage(self) -> ApiUsage | None:
         """The org's rolling 24-hour allocation from the latest Sforce-Limit-Info; None before any call."""
