@@ -25,6 +25,11 @@ class Connector(Protocol):
         """How many API calls this connector has made since it was built."""
         ...
 
+    @property
+    def api_calls_in_thread(self) -> int:
+        """How many of them the calling thread made: a lane's own calls, when lane threads share the connector."""
+        ...
+
     def usage(self) -> ApiUsage | None:
         """The quota the system reported on its last response (None: it reports none)."""
         ...

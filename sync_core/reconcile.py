@@ -8,44 +8,51 @@ taken over and resumes from its cursor. A full pass reads every record in the sy
 For each page of records:
 
 1. map them to canonical values, as intake does, and compare each with the ledger's picture of
-   the other systems (the shadows): a record every system agrees on costs nothing more (the
-   common case, `findings.agree`); the rest go through the ownership planner (`findings.drift`);
-2. those that still disagree, and every record with an open finding, are candidates. Pages are
-   pooled until the candidates fill the other systems' batches: their copies there are read fresh
-   (one batched read per system) and compared again;
+   the other systems (the shadows' values): a record every system agrees on costs nothing more
+   (the common case, `findings.agree`); the rest go through the ownership planner with the
+   shadows' change times (`findings.drift`);
+2. those that still disagree, and every record with an open finding an earlier pass saw, are
+   candidates. Pages are pooled until the candidates fill the other systems' smallest batch as far
+   as another page could without overflowing it: their copies there are read fresh (one batched
+   read per system) and compared again;
 3. what still disagrees becomes a finding, upserted on its key in the same transaction as the
    cursor advance past the pool, so a pass resumed half way neither loses nor doubles one; what
    no longer disagrees closes. Findings whose kind heals on its own are healed through the outbox.
-   Deletions a change feed reports and missing customers (deal lanes) are judged per page too.
+   Deletions a change feed reports and missing customers (deal lanes) are judged per pool too.
 
-The end of a full lane looks for what only the whole table shows: links whose record is gone
-(orphans, re-linked when their matching key finds the record again) and two records sharing one
-entity or one matching key (duplicates). The last lane to finish closes the run; findings the full
-pass did not see again close themselves.
+A full pass remembers each page's records (id and matching key) as it reads them; the end of a
+full lane looks for what only the whole table shows (sync_core/reconcile_tables.py): links whose
+record is gone (orphans, re-linked when their matching key finds the record again) and two records
+sharing one entity or one matching key (duplicates). The last lane to finish closes the run;
+findings the full pass did not see again close themselves.
+
+A lane counts the API calls its own thread made (`Connector.api_calls_in_thread`): the worker's
+other lane threads share the connectors.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync_core import intake
-from sync_core.domain import findings, identity, mapping, quota
-from sync_core.domain.changes import SourceRecord
+from sync_core import intake, reconcile_tables
+from sync_core.domain import findings, mapping, quota
+from sync_core.domain.changes import ScanPage, SourceRecord
 from sync_core.domain.errors import PermanentError, SyncError
 from sync_core.domain.findings import Kind, Mismatch
 from sync_core.domain.ownership import SystemState
 from sync_core.domain.records import WON
-from sync_core.persistence import lanes, ledger, statements
+from sync_core.persistence import lanes, ledger
 from sync_core.persistence.database import snapshot, transaction
-from sync_core.persistence.tables import EntityLink, Finding, ReconcileRun, ReconcileSeen
+from sync_core.persistence.tables import Finding, ReconcileRun
 from sync_core.ports import Connector
 from sync_core.services import closed_won, reconciliation, trace
 from sync_core.services.policy import ObjectPolicy, load
@@ -69,24 +76,39 @@ class PageCounts:
     heals: int = 0
 
 
-@dataclass(frozen=True)
-class _Read:
-    """What a pass keeps of a record read, once it is compared: a pool holds thousands of these."""
-
-    external_id: str
-    modified_at: datetime
-    deleted: bool
-
-
 @dataclass
 class _Page:
-    """Pages of records as the pass reads them, with what judging them needs beyond the candidates: each
-    record's link and matching key, and for deals their canonical values (missing customers)."""
+    """Pages of records as the pass reads them, with what judging them needs beyond the candidates: how many,
+    when the latest of them changed, which were deleted, and on deal lanes the linked deals (missing customers).
+    The seen table has each record's id and matching key (reconcile_tables.remember_seen)."""
 
-    records: list[_Read]
-    links: dict[str, str]
-    keys: dict[str, str | None]
-    deals: dict[str, tuple[dict[str, Any], dict[str, datetime]]]
+    count: int = 0
+    newest: datetime | None = None
+    deleted: list[str] = field(default_factory=list)
+    deals: list[reconcile_tables.Deal] = field(default_factory=list)
+
+    def add(self, other: _Page) -> None:
+        self.count += other.count
+        if other.newest is not None and (self.newest is None or other.newest > self.newest):
+            self.newest = other.newest
+        self.deleted.extend(other.deleted)
+        self.deals.extend(other.deals)
+
+
+@dataclass(frozen=True)
+class _Lens:
+    """What comparing a lane's records needs of its policy, worked out once per lane run."""
+
+    policy: ObjectPolicy
+    mapped: dict[str, frozenset[str]]
+    synced: findings.Synced
+    sales: closed_won.Roles | None
+
+    @classmethod
+    def of(cls, policy: ObjectPolicy) -> _Lens:
+        mapped = {s: policy.fields_of(s) for s in policy.systems}
+        sales = closed_won.roles(policy) if policy.object_type == "deal" else None
+        return cls(policy, mapped, findings.synced_fields(policy.rules, mapped), sales)
 
 
 @dataclass
@@ -107,41 +129,129 @@ def run_lane(
     """Run up to `pages` x `page_size` records of this lane's share of the pass: (more to do, records read, API calls).
 
     Pages are compared as they come and judged together: their candidates are read fresh in the other
-    systems once the pool fills those systems' batches (or holds _POOLED records), so a pass over a large
+    systems once the pool (nearly) fills those systems' batches (or holds _POOLED records), so a pass over a large
     table with a little drift spends a read per batch of candidates, not one per page. The cursor moves,
     with the findings, only when a pool is judged: a worker that dies reads the pool's pages again.
     """
     position = Position.parse(claim.cursor)
     connector = connectors[claim.system]
+    ahead = _ReadAhead(connector, claim.object_type, page_size)
     calls_at_start = _calls(connectors)
+    try:
+        more, read = _run(engine, claim, connectors, fence, position, ahead, pages * page_size)
+    finally:
+        ahead.close()  # a page read ahead and not taken was read all the same: its calls count
+    return more, read, _calls(connectors) + ahead.calls - calls_at_start
+
+
+def _run(
+    engine: Engine,
+    claim: lanes.Claim,
+    connectors: Mapping[str, Connector],
+    fence: Fence,
+    position: Position,
+    ahead: _ReadAhead,
+    limit: int,
+) -> tuple[bool, int]:
+    """The lane run's pages, pooled and judged: (more to do, records read)."""
+    connector = connectors[claim.system]
+
+    def spent() -> int:
+        return _calls(connectors) + ahead.calls
+
     read = 0
-    pool = _Pool(position.after, position.since, _calls(connectors))
-    while read + len(pool.records) < pages * page_size:  # records, whatever the vendor's page size
+    lens: _Lens | None = None
+    pool = _Pool(position.after, position.since, spent())
+    most = 0  # the most candidates one page has brought in this run: room kept for the next page
+    while read + pool.page.count < limit:  # records, whatever the vendor's page size
         if position.run is None or position.done:
             break
         if not quota.leaves_room(connector.usage()):
-            read += _judge_pool(engine, claim, connectors, fence, position, pool)
+            read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
             with transaction(engine) as session:
                 now = fence(session)
                 lanes.mark_due(session, claim.system, claim.object_type, lanes.RECONCILE, now + _BUDGET_WAIT)
-            return False, read, _calls(connectors) - calls_at_start  # live sync keeps what is left
+            return False, read  # live sync keeps what is left
         if position.mode == "full":
-            scanned = connector.scan(claim.object_type, pool.after, page_size)
+            scanned = ahead.scan(pool.after)
             records, pool.finished, pool.after = scanned.records, scanned.after is None, scanned.after
+            if not pool.finished and read + pool.page.count + len(records) < limit and quota.leaves_room(
+                connector.usage()
+            ):
+                ahead.start(pool.after)  # the next page, while this one is compared
         else:
-            changes = connector.read_changes(claim.object_type, pool.since, page_size)
+            changes = connector.read_changes(claim.object_type, pool.since, ahead.page_size)
             records, pool.finished, pool.since = changes.records, not changes.has_more, changes.cursor
-        pool.policy, page, candidates = _candidates(engine, claim, records)
-        pool.add(page, candidates)
-        if pool.finished or pool.full(connectors, claim.system):
-            read += _judge_pool(engine, claim, connectors, fence, position, pool)
-            pool = _Pool(position.after, position.since, _calls(connectors))
-    read += _judge_pool(engine, claim, connectors, fence, position, pool)
-    more = position.run is not None and not position.done
-    return more, read, _calls(connectors) - calls_at_start
+        if lens is None:
+            with snapshot(engine) as session:
+                lens = _Lens.of(load(session, claim.object_type))
+        page, keys, candidates = _candidates(engine, claim, lens, position.run, records)
+        if position.mode == "full" and keys:
+            # Remembered as read, whatever becomes of the pool: a worker that dies reads these pages again,
+            # and seeing a record twice changes nothing.
+            with transaction(engine) as session:
+                fence(session)
+                reconcile_tables.remember_seen(session, position.run, claim, keys)
+        pool.add(lens, page, candidates)
+        most = max(most, len(candidates))
+        if pool.finished or pool.full(connectors, claim.system, most):
+            read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
+            pool = _Pool(position.after, position.since, spent())
+    read += _judge_pool(engine, claim, connectors, fence, position, pool, spent)
+    return position.run is not None and not position.done, read
 
 
-_POOLED = 10_000  # records judged together at most: what a lane holds in memory between judgements
+class _ReadAhead:
+    """A full scan's pages, each next one read in a helper thread while the lane compares the one before: the
+    system and the network answer while the lane works. The helper's calls are the lane's (`calls`)."""
+
+    def __init__(self, connector: Connector, object_type: str, page_size: int) -> None:
+        self._connector = connector
+        self._object_type = object_type
+        self.page_size = page_size
+        self.calls = 0  # the helper's calls (only the helper adds to it)
+        self._helper: ThreadPoolExecutor | None = None
+        self._next: tuple[str | None, Future[ScanPage]] | None = None
+
+    def start(self, after: str | None) -> None:
+        """Read the page after `after`, in the helper."""
+        self._drop()
+        if self._helper is None:
+            self._helper = ThreadPoolExecutor(1, thread_name_prefix=f"reconcile-{self._connector.system}")
+        self._next = (after, self._helper.submit(self._counted, after))
+
+    def scan(self, after: str | None) -> ScanPage:
+        """The page after `after`: the one read ahead if it is that one, else read now."""
+        if self._next is not None and self._next[0] == after:
+            future, self._next = self._next[1], None
+            return future.result()
+        self._drop()
+        return self._connector.scan(self._object_type, after, self.page_size)
+
+    def close(self) -> None:
+        self._drop()
+        if self._helper is not None:
+            self._helper.shutdown(wait=True)
+
+    def _counted(self, after: str | None) -> ScanPage:
+        before = self._connector.api_calls_in_thread
+        try:
+            return self._connector.scan(self._object_type, after, self.page_size)
+        finally:
+            self.calls += self._connector.api_calls_in_thread - before
+
+    def _drop(self) -> None:
+        """Forget a page read ahead and not taken (its calls were made all the same)."""
+        if self._next is None:
+            return
+        future, self._next = self._next[1], None
+        if future.exception() is not None:  # waits for it; the page is not wanted, nor its failure
+            log.debug("a page read ahead and not wanted failed: %s", future.exception())
+
+
+# Records judged together at most: the pool holds little per record (its candidates are bounded by the
+# other systems' batches), so this bounds what a worker that dies reads again, and a lane run bounds it too.
+_POOLED = 50_000
 
 
 @dataclass
@@ -152,24 +262,21 @@ class _Pool:
     since: str | None
     calls_before: int  # the API calls spent before its first page
     finished: bool = False
-    policy: ObjectPolicy | None = None
-    records: list[_Read] = field(default_factory=list)
+    lens: _Lens | None = None
+    page: _Page = field(default_factory=_Page)  # the pages read, as one
     candidates: dict[str, _Candidate] = field(default_factory=dict)
-    page: _Page = field(init=False)  # the pages read, as one
 
-    def __post_init__(self) -> None:
-        self.page = _Page(self.records, {}, {}, {})
-
-    def add(self, page: _Page, candidates: Mapping[str, _Candidate]) -> None:
-        self.records.extend(page.records)
-        self.page.links.update(page.links)
-        self.page.keys.update(page.keys)
-        self.page.deals.update(page.deals)
+    def add(self, lens: _Lens, page: _Page, candidates: Mapping[str, _Candidate]) -> None:
+        self.lens = lens
+        self.page.add(page)
         self.candidates.update(candidates)
 
-    def full(self, connectors: Mapping[str, Connector], system: str) -> bool:
+    def full(self, connectors: Mapping[str, Connector], system: str, headroom: int) -> bool:
+        """Whether to judge the pool now: another page could take its candidates past the other systems' smallest
+        batch (`headroom`: what a page brings at most), and one more batched read per system for a few of them."""
         others = [c.max_batch_size for s, c in connectors.items() if s != system]
-        return len(self.records) >= _POOLED or len(self.candidates) >= max(1, min(others, default=1))
+        batch = max(1, min(others, default=1))
+        return self.page.count >= _POOLED or len(self.candidates) >= batch or len(self.candidates) + headroom > batch
 
 
 def _judge_pool(
@@ -179,12 +286,14 @@ def _judge_pool(
     fence: Fence,
     position: Position,
     pool: _Pool,
+    spent: Callable[[], int],
 ) -> int:
     """Read the pool's candidates fresh, record its findings and move the cursor past it; records judged."""
-    if pool.policy is None:
+    if pool.lens is None:
         return 0
-    _read_fresh(engine, claim, connectors, pool.policy, pool.candidates)
-    records, finished = pool.records, pool.finished
+    policy = pool.lens.policy
+    _read_fresh(engine, claim, connectors, policy, pool.candidates)
+    finished = pool.finished
     with transaction(engine) as session:
         now = fence(session)
         # Locked: a pass starting now (which supersedes this one and resets the lanes' cursors) waits for
@@ -194,7 +303,7 @@ def _judge_pool(
             position.done = True  # the pass was superseded: the lane's cursor is the new pass's now
             return 0
         config = settings_in(session)
-        counts, settled = _judge(session, claim, pool.policy, run, pool.page, pool.candidates, config, now)
+        counts, settled = _judge(session, claim, policy, run, pool.page, pool.candidates, config, now)
         since = pool.since
         if position.mode != "full" and not settled:
             finished, since = True, position.since  # recent changes wait for the next pass, unread
@@ -209,65 +318,73 @@ def _judge_pool(
                 findings_opened=col(ReconcileRun.findings_opened) + counts.opened,
                 findings_closed=col(ReconcileRun.findings_closed) + counts.closed,
                 heals=col(ReconcileRun.heals) + counts.heals,
-                api_calls=col(ReconcileRun.api_calls) + _calls(connectors) - pool.calls_before,
+                api_calls=col(ReconcileRun.api_calls) + spent() - pool.calls_before,
             )
         )
         if finished:
             _lane_done(session, run.id, now)
-    return len(records)
+    return pool.page.count
 
 
 def _calls(connectors: Mapping[str, Connector]) -> int:
-    return sum(c.api_calls for c in connectors.values())
+    """The API calls this lane's thread has made: other lane threads share the connectors and move their totals."""
+    return sum(c.api_calls_in_thread for c in connectors.values())
 
 
 # -- 1. the cheap comparison with the ledger ------------------------------------------------------
 
 
 def _candidates(
-    engine: Engine, claim: lanes.Claim, records: Sequence[SourceRecord]
-) -> tuple[ObjectPolicy, _Page, dict[str, _Candidate]]:
-    """The page read, and canonical id -> candidate for its records that disagree with the ledger or
-    have open findings."""
-    system, object_type = claim.system, claim.object_type
+    engine: Engine, claim: lanes.Claim, lens: _Lens, run_id: int | None, records: Sequence[SourceRecord]
+) -> tuple[_Page, dict[str, str | None], dict[str, _Candidate]]:
+    """The page read; its live records' matching keys (external id -> key); and canonical id -> candidate for
+    its records that disagree with the ledger or have open findings an earlier pass saw."""
+    system, object_type, policy = claim.system, claim.object_type, lens.policy
     with snapshot(engine) as session:
-        policy = load(session, object_type)
         canonical, _failures = _canonical(session, system, policy, records)
         links = ledger.links_by_external(session, system, object_type, list(canonical))
         cids = set(links.values())
-        known = ledger.shadows(session, cids)
-        open_ids = _open_for(session, object_type, cids)
-        sales = closed_won.roles(policy) if object_type == "deal" else None
-        candidates: dict[str, _Candidate] = {}
+        # The shadows' values first, their change times only for the few records that need planning.
+        held_by = ledger.shadow_values(session, cids)
+        open_ids = _open_for(session, object_type, cids, run_id)
         source_mapping = policy.mappings.get(system)
-        mapped = {s: policy.fields_of(s) for s in policy.systems}
-        synced = findings.synced_fields(policy.rules, mapped)
+        closer: list[tuple[SourceRecord, str]] = []
         for record in records:
             cid = links.get(record.external_id)
             if cid is None or record.external_id not in canonical:
                 continue
-            values, times = canonical[record.external_id]
-            shadow = known.get((cid, system))
-            if source_mapping is not None and shadow is not None:
-                values = mapping.as_written(source_mapping, values, shadow.written)
-            held = {s: values if s == system else known[(cid, s)].seen for s in policy.systems
-                    if s == system or (cid, s) in known}  # fmt: skip
-            if cid not in open_ids and findings.agree(synced, held) and (
-                sales is None or not _deal_suspicious(held, sales)
+            values = canonical[record.external_id][0]
+            own = held_by.get((cid, system))
+            if source_mapping is not None and own is not None:
+                values = mapping.as_written(source_mapping, values, own[1])
+            held = {s: values if s == system else held_by[(cid, s)][0] for s in policy.systems
+                    if s == system or (cid, s) in held_by}  # fmt: skip
+            if cid not in open_ids and findings.agree(lens.synced, held) and (
+                lens.sales is None or not _deal_suspicious(held, lens.sales)
             ):
                 continue  # every system holds what the rules want: the common case, no planning needed
-            fresh = intake.observed_state(shadow, source_mapping, record, values, times)
+            closer.append((record, cid))
+        known = ledger.shadows(session, {cid for _, cid in closer})
+        candidates: dict[str, _Candidate] = {}
+        for record, cid in closer:
+            values, times = canonical[record.external_id]
+            fresh = intake.observed_state(known.get((cid, system)), source_mapping, record, values, times)
             states = {s: fresh if s == system else ledger.state_of(known.get((cid, s))) for s in policy.systems}
             present = {s: st for s, st in states.items() if st is not None}
-            suspicious = bool(findings.drift(object_type, cid, policy.rules, present, mapped, {}))
-            if sales is not None:
-                suspicious = suspicious or _deal_suspicious({s: st.values for s, st in present.items()}, sales)
+            suspicious = bool(findings.drift(object_type, cid, policy.rules, present, lens.mapped, {}))
+            if lens.sales is not None:
+                suspicious = suspicious or _deal_suspicious({s: st.values for s, st in present.items()}, lens.sales)
             if suspicious or cid in open_ids:
                 candidates[cid] = _Candidate(cid, {system: record})
-    keys = {e: _key(object_type, canonical.get(e)) for e in (r.external_id for r in records)}
-    deals = canonical if object_type == "deal" else {}
-    read = [_Read(r.external_id, r.modified_at, r.deleted) for r in records]
-    return policy, _Page(read, links, keys, deals), candidates
+    page = _Page(count=len(records), newest=max((r.modified_at for r in records), default=None))
+    page.deleted = [r.external_id for r in records if r.deleted]
+    keys = {r.external_id: reconcile_tables.match_key(object_type, canonical[r.external_id][0]
+                                                       if r.external_id in canonical else None)
+            for r in records if not r.deleted}  # fmt: skip
+    if object_type == "deal":
+        page.deals = [reconcile_tables.Deal(r.external_id, *canonical[r.external_id], r.modified_at)
+                      for r in records if r.external_id in canonical and r.external_id in links]  # fmt: skip
+    return page, keys, candidates
 
 
 def _deal_suspicious(values: Mapping[str, Mapping[str, Any]], roles: closed_won.Roles) -> bool:
@@ -297,13 +414,17 @@ def _canonical(
     return canonical, failures
 
 
-def _open_for(session: Session, object_type: str, cids: set[str]) -> set[str]:
+def _open_for(session: Session, object_type: str, cids: set[str], run_id: int | None) -> set[str]:
+    """Records with open per-record findings that this pass has not seen yet: each is read fresh again, so it
+    closes once put right. One another lane of this pass found has just been judged on fresh reads of every
+    system; it is judged again only if its record here disagrees with the ledger."""
     if not cids:
         return set()
     return set(session.scalars(
         select(col(Finding.canonical_id)).where(
             col(Finding.status) == "open", col(Finding.object_type) == object_type,
             col(Finding.canonical_id).in_(cids), col(Finding.kind).in_([k.value for k in _PER_RECORD]),
+            or_(col(Finding.run_id).is_(None), col(Finding.run_id) != run_id),
         )
     ))  # fmt: skip
 
@@ -360,14 +481,11 @@ def _judge(
     now: datetime,
 ) -> tuple[PageCounts, bool]:
     """Record the page's findings; (counts, whether every record was old enough to judge)."""
-    records = page.records
-    counts = PageCounts(records=len(records))
+    counts = PageCounts(records=page.count)
     object_type = policy.object_type
-    if run.mode == "full":
-        _remember_seen(session, run, claim, page)
-    settled = all(now - r.modified_at >= config.grace for r in records)
-    found_now = _deleted(session, claim, [r for r in records if r.deleted]) + _customers(
-        session, claim, policy, page, config, now
+    settled = page.newest is None or now - page.newest >= config.grace
+    found_now = reconcile_tables.deleted(session, claim, page.deleted) + reconcile_tables.missing_customers(
+        session, claim, policy, page.deals, config, now
     )
     if found_now:
         counts.opened += _record(session, run, found_now, now)[0]
@@ -501,20 +619,6 @@ def _heal(
 # -- the end of a lane, the end of a pass ---------------------------------------------------------
 
 
-def _remember_seen(session: Session, run: ReconcileRun, claim: lanes.Claim, page: _Page) -> None:
-    rows = [
-        {"run_id": run.id, "system": claim.system, "object_type": claim.object_type, "external_id": r.external_id,
-         "match_key": page.keys.get(r.external_id)}
-        for r in page.records if not r.deleted
-    ]  # fmt: skip
-    statements.insert_ignore(session, ReconcileSeen.__table__, rows, ["run_id", "system", "object_type", "external_id"])  # type: ignore[attr-defined]
-
-
-def _key(object_type: str, canonical: tuple[dict[str, Any], dict[str, datetime]] | None) -> str | None:
-    key = identity.match_key(object_type, canonical[0]) if canonical is not None else None
-    return key[:255] if key else None
-
-
 def _finish_lane(
     session: Session,
     claim: lanes.Claim,
@@ -526,184 +630,11 @@ def _finish_lane(
     """A full lane read its whole table: record the orphans and duplicates only that shows."""
     if run.mode != "full":
         return 0
-    found = _orphans(session, claim, connectors[claim.system], run) + _duplicates(session, claim)
-    found += _shared_keys(session, claim, run)
+    found = reconcile_tables.whole_table(session, claim, connectors[claim.system], run)
     opened, rows = _record(session, run, found, now)
     if config.heals(Kind.ORPHAN):
-        _relink(session, claim, run, [r for r in rows if r.kind == Kind.ORPHAN], now)
+        reconcile_tables.relink(session, claim, run, [r for r in rows if r.kind == Kind.ORPHAN], now)
     return opened
-
-
-def _relink(session: Session, claim: lanes.Claim, run: ReconcileRun, rows: Sequence[Finding], now: datetime) -> None:
-    """Heal orphans whose matching key finds the record again (deleted and entered anew, merged): the link
-    moves to it, and it is read in full so the sync carries on with it."""
-    if not rows:
-        return
-    known = ledger.shadows(session, [r.canonical_id for r in rows], claim.system)
-    for row in rows:
-        shadow = known.get((row.canonical_id, claim.system))
-        key = identity.match_key(claim.object_type, shadow.seen) if shadow is not None else None
-        if not key:
-            continue
-        same = list(session.scalars(select(col(ReconcileSeen.external_id)).where(
-            col(ReconcileSeen.run_id) == run.id, col(ReconcileSeen.system) == claim.system,
-            col(ReconcileSeen.object_type) == claim.object_type, col(ReconcileSeen.match_key) == key[:255],
-        )))  # fmt: skip
-        taken = ledger.links_by_external(session, claim.system, claim.object_type, same)
-        free = [e for e in same if e not in taken]
-        if len(free) != 1:
-            continue  # none, or several: a person picks
-        old = str(row.records.get(claim.system))
-        ledger.relink(session, claim.system, claim.object_type, {old: free[0]})
-        intake.reread(session, claim.system, claim.object_type, [free[0]], f"it took over the link of {old}", now)
-        row.status, row.closed_at, row.healed_by = "healed", now, reconciliation.HEALER
-        row.summary += f"; linked to {free[0]}, the record with the same matching key ({key})"
-        ledger.add_spans(session, [{
-            "correlation_id": row.correlation_id or row.canonical_id, "name": "reconcile.heal",
-            "system": claim.system, "started_at": now, "ended_at": now, "status": "ok",
-            "attributes": {"record": row.canonical_id, "finding": row.id, "kind": row.kind, "from": old,
-                           "to": free[0], "by": reconciliation.HEALER},
-        }])  # fmt: skip
-
-
-def _orphans(session: Session, claim: lanes.Claim, connector: Connector, run: ReconcileRun) -> list[Mismatch]:
-    """Links of this lane the scan did not see, and a read by id confirms are gone."""
-    seen = select(col(ReconcileSeen.external_id)).where(
-        col(ReconcileSeen.run_id) == run.id, col(ReconcileSeen.system) == claim.system,
-        col(ReconcileSeen.object_type) == claim.object_type,
-    )  # fmt: skip
-    unseen = session.execute(
-        select(col(EntityLink.canonical_id), col(EntityLink.external_id)).where(
-            col(EntityLink.system) == claim.system, col(EntityLink.object_type) == claim.object_type,
-            col(EntityLink.created_at) < run.started_at, col(EntityLink.external_id).not_in(seen),
-        )
-    ).all()  # fmt: skip
-    if not unseen:
-        return []
-    externals = [external for _, external in unseen]
-    alive: set[str] = set()
-    size = max(1, connector.max_batch_size)
-    for start in range(0, len(externals), size):
-        found = connector.read(claim.object_type, externals[start : start + size])
-        alive |= {r.external_id for r in found if not r.deleted}
-    return [_orphan(claim, cid, external) for cid, external in unseen if external not in alive]
-
-
-def _deleted(session: Session, claim: lanes.Claim, records: Sequence[_Read]) -> list[Mismatch]:
-    """Linked records a change feed reports deleted (Salesforce's does): orphans, without waiting for a full pass."""
-    if not records:
-        return []
-    links = ledger.links_by_external(session, claim.system, claim.object_type, [r.external_id for r in records])
-    return [_orphan(claim, cid, external) for external, cid in sorted(links.items())]
-
-
-def _orphan(claim: lanes.Claim, cid: str, external: str) -> Mismatch:
-    return Mismatch(
-        kind=Kind.ORPHAN, object_type=claim.object_type, canonical_id=cid, target=claim.system,
-        summary=f"{claim.object_type} {external} is linked but no longer in {claim.system}",
-        systems=(claim.system,), records={claim.system: external}, values={claim.system: None},
-    )
-
-
-def _duplicates(session: Session, claim: lanes.Claim) -> list[Mismatch]:
-    """Two records of this system linked to one entity."""
-    doubled = session.execute(
-        select(col(EntityLink.canonical_id), func.count()).where(
-            col(EntityLink.system) == claim.system, col(EntityLink.object_type) == claim.object_type,
-        ).group_by(col(EntityLink.canonical_id)).having(func.count() > 1)
-    ).all()  # fmt: skip
-    result = []
-    for cid, _count in doubled:
-        externals = sorted(session.scalars(
-            select(col(EntityLink.external_id)).where(
-                col(EntityLink.system) == claim.system, col(EntityLink.object_type) == claim.object_type,
-                col(EntityLink.canonical_id) == cid,
-            )
-        ))  # fmt: skip
-        result.append(Mismatch(
-            kind=Kind.DUPLICATE, object_type=claim.object_type, canonical_id=cid, target=claim.system,
-            summary=f"{len(externals)} {claim.object_type} records in {claim.system} are one entity: "
-                    + ", ".join(externals),
-            systems=(claim.system,), records={claim.system: ", ".join(externals)}, values={},
-        ))  # fmt: skip
-    return result
-
-
-def _shared_keys(session: Session, claim: lanes.Claim, run: ReconcileRun) -> list[Mismatch]:
-    """Records of this system that share a matching key (a contact's email, a company's domain)."""
-    seen = ReconcileSeen.__table__.c  # type: ignore[attr-defined]
-    shared = session.execute(
-        select(seen.match_key, func.count()).where(
-            seen.run_id == run.id, seen.system == claim.system, seen.object_type == claim.object_type,
-            seen.match_key.is_not(None),
-        ).group_by(seen.match_key).having(func.count() > 1)
-    ).all()  # fmt: skip
-    if not shared:
-        return []
-    keys = [str(k) for k, _ in shared]
-    owners = ledger.match_key_owners(session, claim.object_type, keys)
-    result = []
-    for key in keys:
-        rows = session.execute(select(seen.external_id).where(
-            seen.run_id == run.id, seen.system == claim.system, seen.object_type == claim.object_type,
-            seen.match_key == key,
-        )).all()  # fmt: skip
-        externals = sorted(str(row[0]) for row in rows)
-        links = ledger.links_by_external(session, claim.system, claim.object_type, externals)
-        cid = owners.get(key) or next(iter(sorted(links.values())), None)
-        if cid is None:
-            continue
-        result.append(Mismatch(
-            kind=Kind.DUPLICATE, object_type=claim.object_type, canonical_id=cid, target=claim.system, field=key[:80],
-            summary=f"{len(externals)} {claim.object_type} records in {claim.system} share {key}: "
-                    + ", ".join(externals),
-            systems=(claim.system,), records={claim.system: ", ".join(externals)}, values={"key": key},
-        ))  # fmt: skip
-    return result
-
-
-def _customers(
-    session: Session, claim: lanes.Claim, policy: ObjectPolicy, page: _Page, config: Settings, now: datetime
-) -> list[Mismatch]:
-    """A won deal's account the ERP has no customer for; an ERP customer with orders no sales account has."""
-    roles = closed_won.roles(policy) if policy.object_type == "deal" else None
-    if roles is None or claim.system not in (roles.sales, roles.erp):
-        return []
-    other = roles.erp if claim.system == roles.sales else roles.sales
-    deals: list[tuple[str, dict[str, Any]]] = []
-    modified = {r.external_id: r.modified_at for r in page.records}
-    for external, (values, times) in page.deals.items():
-        company = values.get("company_id")
-        if external not in page.links or not company:
-            continue
-        if claim.system == roles.sales:
-            # Won no later than the record last changed: the flow has had the order SLA since then at least.
-            won_at = times.get("stage") or modified[external]
-            if values.get("stage") != WON or now - won_at < config.order_sla:
-                continue
-        deals.append((external, values))
-    companies = {str(v["company_id"]) for _, v in deals}
-    held = ledger.links_by_canonical(session, other, companies)
-    shadows = ledger.shadows(session, companies - set(held))
-    names = {cid: shadow.seen.get("name") for (cid, _), shadow in shadows.items() if shadow.seen.get("name")}
-    result = []
-    for external, values in deals:
-        company = str(values["company_id"])
-        if company in held:
-            continue
-        money, currency = findings.at_stake("deal", values)
-        deal, account = values.get("name") or external, names.get(company) or f"company {company}"
-        summary = (
-            f"{account} has a won deal in {claim.system} ({deal}) and no customer in {other}"
-            if claim.system == roles.sales else
-            f"{account} is an {claim.system} customer with orders ({deal}) and no account in {other}"
-        )  # fmt: skip
-        result.append(Mismatch(
-            kind=Kind.MISSING_CUSTOMER, object_type="company", canonical_id=company, target=other, summary=summary,
-            systems=(claim.system,), records={claim.system: external}, values={other: None},
-            money=money, currency=currency,
-        ))  # fmt: skip
-    return result
 
 
 def _lane_done(session: Session, run_id: int | None, now: datetime) -> None:
@@ -726,7 +657,7 @@ def _lane_done(session: Session, run_id: int | None, now: datetime) -> None:
         for row in stale:
             reconciliation.close(row, now)
             closed += 1
-        session.execute(ReconcileSeen.__table__.delete().where(ReconcileSeen.__table__.c.run_id == run_id))  # type: ignore[attr-defined]
+        reconcile_tables.forget(session, run_id)
     run.status, run.finished_at = "done", now
     run.findings_closed += closed
     session.flush()

@@ -21,6 +21,7 @@ from multiprocessing import connection, managers
 from multiprocessing.managers import BaseManager
 from typing import Any
 
+from sync_core.api_calls import ApiCalls
 from sync_core.domain.changes import ChangePage, ScanPage, SourceRecord, WriteRequest, WriteResult
 from sync_core.domain.errors import SyncError
 from sync_core.domain.quota import ApiUsage
@@ -305,34 +306,38 @@ class InMemoryConnector:
         self._system = system
         self.system = name or system.name
         self.max_batch_size = max_batch_size
-        self._calls = 0
+        self._calls = ApiCalls()
 
     @property
     def api_calls(self) -> int:
-        return self._calls
+        return self._calls.total
+
+    @property
+    def api_calls_in_thread(self) -> int:
+        return self._calls.in_thread
 
     def usage(self) -> ApiUsage | None:
         return None  # in-memory systems have no quota
 
     def check(self) -> None:
-        self._calls += 1
+        self._calls.add()
 
     def read_changes(self, object_type: str, cursor: str | None, limit: int) -> ChangePage:
-        self._calls += 1
+        self._calls.add()
         records, last, has_more = self._system.changes(object_type, int(cursor or 0), limit)
         return ChangePage(tuple(records), str(last), has_more)
 
     def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
-        self._calls += 1
+        self._calls.add()
         records, last = self._system.scan(object_type, after, limit)
         return ScanPage(tuple(records), last)
 
     def read(self, object_type: str, ids: Sequence[str]) -> list[SourceRecord]:
-        self._calls += 1
+        self._calls.add()
         return self._system.read(object_type, list(ids))
 
     def write_batch(self, object_type: str, writes: Sequence[WriteRequest]) -> list[WriteResult]:
-        self._calls += 1
+        self._calls.add()
         return self._system.upsert(object_type, list(writes))
 
 

@@ -235,7 +235,7 @@ class Worker:
     def _run_inbound(self, claim: lanes.Claim, connector: Connector, counts: RunCounts) -> bool:
         """Inbox first, then pages from the cursor; True when the lane has more to read."""
         fence = self._fence(claim)
-        calls = connector.api_calls
+        calls = connector.api_calls_in_thread  # other lanes' threads share the connector
         try:
             self._drain_inbox(claim, connector, counts, fence)
             cursor = claim.cursor
@@ -252,7 +252,7 @@ class Worker:
                     return False
             return True
         finally:
-            counts.api_calls += connector.api_calls - calls
+            counts.api_calls += connector.api_calls_in_thread - calls
 
     def _drain_inbox(self, claim: lanes.Claim, connector: Connector, counts: RunCounts, fence: executor.Fence) -> None:
         with snapshot(self.engine) as session:  # only a look: the events are marked processed below, fenced

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import httpx
 
 from connectors.erp import errors
+from sync_core.api_calls import ApiCalls
 from sync_core.domain.errors import SyncError
 
 Transport = Literal["json2", "jsonrpc"]
@@ -53,7 +54,7 @@ class OdooClient:
         self._ids = itertools.count(1)
         self._version = ServerVersion(version, f"{version}.0") if version else None
         self._uid: int | None = None
-        self._calls = 0
+        self._calls = ApiCalls()
         self._server_time: datetime | None = None
         self._http = httpx.Client(
             base_url=self.url,
@@ -66,7 +67,12 @@ class OdooClient:
     @property
     def api_calls(self) -> int:
         """HTTP requests made to Odoo (the version probe and logins included)."""
-        return self._calls
+        return self._calls.total
+
+    @property
+    def api_calls_in_thread(self) -> int:
+        """Those the calling thread made."""
+        return self._calls.in_thread
 
     @property
     def server_time(self) -> datetime | None:
@@ -81,8 +87,8 @@ class OdooClient:
                 stamped = parsedate_to_datetime(header).astimezone(UTC)
             except (TypeError, ValueError):
                 stamped = None
+        self._calls.add()  # event hooks run in the thread that made the request
         with self._lock:
-            self._calls += 1
             if stamped is not None:
                 self._server_time = stamped
 

@@ -121,6 +121,10 @@ class OdooConnector:
     def api_calls(self) -> int:
         return self.client.api_calls
 
+    @property
+    def api_calls_in_thread(self) -> int:
+        return self.client.api_calls_in_thread
+
     def usage(self) -> ApiUsage | None:
         """Odoo reports no quota."""
         return None
@@ -182,18 +186,20 @@ class OdooConnector:
         wanted = [i for i in (record_id(x) for x in dict.fromkeys(ids)) if i is not None]
         if not wanted:
             return []
-        today = self.server_today() if object_type in NEEDS_TODAY else None
-        return self._read_ids(object_type, wanted, today, {})
+        return self._read_ids(object_type, wanted, None, {})
 
     def _read_ids(self, object_type: str, ids: Sequence[int], today: date | None,
                   known: Mapping[int, Row]) -> list[SourceRecord]:
-        """Records by id (rows in `known` are not read again), on the ERP's `today` where that matters."""
+        """Records by id (rows in `known` are not read again), on the ERP's `today` where that matters (None:
+        the day the answer just read is dated, as a scan's page is: no version probe of its own)."""
         source = source_for(object_type)
         rows = [known[i] for i in ids if i in known]
         missing = [i for i in ids if i not in known]
         for chunk in _chunks(missing, READ_CHUNK):
             rows.extend(self.client.call(source.model, "search_read", domain=source.search_domain(["id", "in", chunk]),
                                          fields=self.fields(object_type), context={"active_test": False}))
+        if today is None and missing and object_type in NEEDS_TODAY:
+            today = (self.client.server_time or self._clock.now()).date()
         found: list[SourceRecord] = []
         for chunk in _chunks(rows, READ_CHUNK):
             found.extend(self._records(object_type, chunk, today))

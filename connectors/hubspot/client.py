@@ -51,6 +51,7 @@ from hubspot.exceptions import InvalidSignatureTimestampError
 from hubspot.utils.signature import Signature
 
 from connectors.hubspot.errors import from_response, from_transport
+from sync_core.api_calls import ApiCalls
 
 
 def signature_is_valid(secret: str, signature: str, method: str, uri: str, body: str, timestamp: str) -> bool:
@@ -155,13 +156,17 @@ class HubSpotClient:
         self._timeout = timeout_seconds
         self._pacer = _Pacer(search_per_second)
         self._lock = threading.Lock()
-        self._calls = 0
+        self._calls = ApiCalls()
         self._usage: RateLimitHeaders | None = None
 
     @property
     def calls(self) -> int:
-        with self._lock:
-            return self._calls
+        return self._calls.total
+
+    @property
+    def calls_in_thread(self) -> int:
+        """Those the calling thread made."""
+        return self._calls.in_thread
 
     @property
     def usage(self) -> RateLimitHeaders | None:
@@ -272,8 +277,7 @@ class HubSpotClient:
 
     def _call(self, method: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Run one SDK call; returns {"status", "body"} or raises a seam error."""
-        with self._lock:
-            self._calls += 1
+        self._calls.add()
         try:
             response = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
             try:

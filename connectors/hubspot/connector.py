@@ -111,6 +111,10 @@ class HubSpotConnector:
     def api_calls(self) -> int:
         return self._client.calls
 
+    @property
+    def api_calls_in_thread(self) -> int:
+        return self._client.calls_in_thread
+
     def usage(self) -> ApiUsage | None:
         """The quota in the rate-limit headers of the latest answer that carried them (None before)."""
         seen = self._client.usage

@@ -23,6 +23,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 
 from connectors.salesforce import errors
 from connectors.salesforce.config import SalesforceConfig
+from sync_core.api_calls import ApiCalls
 from sync_core.domain.errors import SyncError
 from sync_core.ports import Clock
 
@@ -78,7 +79,7 @@ class SalesforceClient:
         self.session.verify = config.ca_bundle or True
         self.session.hooks["response"].append(self._observe)
         self._sf: Salesforce | None = None
-        self._api_calls = 0
+        self._api_calls = ApiCalls()
         self._token_calls = 0
         self.usage: LimitInfo | None = None
         self.user_id: str | None = None
@@ -86,7 +87,12 @@ class SalesforceClient:
     @property
     def api_calls(self) -> int:
         """REST, query and Bulk API requests made (token requests are not API calls)."""
-        return self._api_calls
+        return self._api_calls.total
+
+    @property
+    def api_calls_in_thread(self) -> int:
+        """Those the calling thread made."""
+        return self._api_calls.in_thread
 
     @property
     def token_calls(self) -> int:
@@ -96,7 +102,7 @@ class SalesforceClient:
         """Count every API request and keep the usage Salesforce reports on it (Sforce-Limit-Info)."""
         with self._lock:
             if "/services/data/" in urlparse(response.url).path:
-                self._api_calls += 1
+                self._api_calls.add()  # hooks run in the thread that made the request
             match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
             if match:
                 self.usage = LimitInfo(int(match.group(1)), int(match.group(2)), self._clock.now())

@@ -116,6 +116,10 @@ class SalesforceConnector:
     def api_calls(self) -> int:
         return self._client.api_calls
 
+    @property
+    def api_calls_in_thread(self) -> int:
+        return self._client.api_calls_in_thread
+
     def usage(self) -> ApiUsage | None:
         """The org's rolling 24-hour allocation from the latest Sforce-Limit-Info; None before any call."""
         seen = self._client.usage

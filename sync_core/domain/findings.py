@@ -120,22 +120,47 @@ def drift(
     return found
 
 
-def synced_fields(
-    rules: Sequence[FieldRule], mapped: Mapping[str, frozenset[str]]
-) -> tuple[tuple[str, tuple[str, ...]], ...]:
+@dataclass(frozen=True)
+class Synced:
+    """The fields the rules keep in step, worked out once per policy for `agree`."""
+
+    fields: tuple[tuple[str, tuple[str, ...]], ...]  # each synced field, with the systems that map it
+    pairs: tuple[tuple[str, str, tuple[str, ...]], ...]  # each two systems, with the synced fields both map
+
+
+def synced_fields(rules: Sequence[FieldRule], mapped: Mapping[str, frozenset[str]]) -> Synced:
     """Each field a rule keeps in step, with the systems that map it (what `agree` compares, once per policy)."""
-    return tuple(
+    fields = tuple(
         (rule.field, tuple(s for s in sorted(mapped) if rule.field in mapped[s]))
         for rule in rules if rule.rule is not Rule.DONT_SYNC
     )  # fmt: skip
+    systems = sorted(mapped)
+    pairs = tuple(
+        (a, b, names)
+        for i, a in enumerate(systems) for b in systems[i + 1:]
+        if (names := tuple(name for name, holders in fields if a in holders and b in holders))
+    )  # fmt: skip
+    return Synced(fields, pairs)
 
 
-def agree(synced: Sequence[tuple[str, Sequence[str]]], values: Mapping[str, Mapping[str, Any]]) -> bool:
+def agree(synced: Synced, values: Mapping[str, Mapping[str, Any]]) -> bool:
     """Whether every system holds one value for every synced field it maps (`synced_fields`; blanks are one
     value): then no rule asks any of them for a write, and `drift` would find nothing. A quick test that
     needs no change times, run for every record a pass reads; False does not mean drift, only that `drift`
     has to look."""
-    for name, systems in synced:
+    # Most records agree to the letter: two systems' fields side by side, compared as lists, settle it.
+    # Only when some pair differs do blanks need telling apart ("" and None are one value).
+    for a, b, names in synced.pairs:
+        first, second = values.get(a), values.get(b)
+        if first is not None and second is not None and list(map(first.get, names)) != list(map(second.get, names)):
+            return _agree_field_by_field(synced.fields, values)
+    return True
+
+
+def _agree_field_by_field(
+    fields: Sequence[tuple[str, Sequence[str]]], values: Mapping[str, Mapping[str, Any]]
+) -> bool:
+    for name, systems in fields:
         first: Any = _UNSEEN
         for system in systems:
             held = values.get(system)

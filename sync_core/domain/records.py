@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import (
     AfterValidator,
@@ -297,6 +298,37 @@ def _adapters(object_type: str) -> dict[str, TypeAdapter[Any]]:
     return adapters
 
 
+@dataclass(frozen=True)
+class _AsIs:
+    """Per field, the values validation hands back unchanged, so `validate` need not ask pydantic: None where
+    the field takes None, a str already stripped where it is a plain str, a bool where it is a plain bool."""
+
+    none: frozenset[str]
+    text: frozenset[str]
+    flags: frozenset[str]
+
+
+@cache
+def _as_is(object_type: str) -> _AsIs:
+    fields = RECORD_TYPES[object_type].model_fields
+    bare = {name: get_args(i.annotation) or (i.annotation,) for name, i in fields.items() if not i.metadata}
+    return _AsIs(
+        none=frozenset(n for n, i in fields.items() if type(None) in get_args(i.annotation)),
+        text=frozenset(n for n, kinds in bare.items() if set(kinds) <= {str, type(None)}),
+        flags=frozenset(n for n, kinds in bare.items() if set(kinds) <= {bool, type(None)}),
+    )
+
+
+def _unchanged(as_is: _AsIs, name: str, value: Any) -> bool:
+    if value is None:
+        return name in as_is.none
+    kind = type(value)
+    if kind is str:
+        # Python's whitespace includes pydantic's: a value with none at either end is one it leaves alone.
+        return name in as_is.text and (not value or not (value[0].isspace() or value[-1].isspace()))
+    return kind is bool and name in as_is.flags
+
+
 def _describe(object_type: str, name: str, value: Any, error: ValidationError) -> str:
     model = RECORD_TYPES[object_type]
     if model.model_fields[name].is_required() and is_blank(value):
@@ -324,9 +356,13 @@ def validate(object_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - set(adapters))
     if unknown:
         raise PermanentError(f"{object_type} has no field(s) {', '.join(unknown)}", ErrorCategory.MAPPING)
+    as_is = _as_is(object_type)
     result: dict[str, Any] = {}
     problems: list[str] = []
     for name, value in values.items():
+        if _unchanged(as_is, name, value):  # most values of most records: no need to ask pydantic
+            result[name] = value
+            continue
         try:
             result[name] = adapters[name].dump_python(adapters[name].validate_python(value), mode="json")
         except ValidationError as error:

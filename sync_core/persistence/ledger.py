@@ -176,6 +176,22 @@ def shadows(session: Session, ids: Collection[str], system: str | None = None) -
     return {(row[0], row[1]): ShadowView(row[2], row[3], row[4], row[5]) for row in rows}
 
 
+def shadow_values(
+    session: Session, ids: Collection[str]
+) -> dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]]:
+    """(canonical id, system) -> (seen, written) for every system holding the given records: the shadows'
+    values without their change times, which only planning needs (`shadows` has them)."""
+    if not ids:
+        return {}
+    table = _SHADOWS
+    rows = session.execute(
+        select(table.c.canonical_id, table.c.system, table.c.seen, table.c.written).where(
+            statements.among(session, table.c.canonical_id, ids)
+        )
+    )
+    return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+
+
 def state_of(shadow: ShadowView | None) -> SystemState | None:
     """The planner's view of a shadow: None while the system has no record (or never showed it)."""
     if shadow is None or (not shadow.seen and not shadow.written):

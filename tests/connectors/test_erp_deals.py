@@ -211,6 +211,13 @@ def test_company_address_and_vat_are_written_and_the_billing_facts_read(erp19: R
     assert risky
     assert all(Decimal(c["amount_overdue"]) > 0 and Decimal(c["open_invoice_amount"]) >= Decimal(c["amount_overdue"])
                for c in risky)  # fmt: skip
+    # read by id they are the same, overdue on the day the answer itself is dated: two calls, no version probe
+    ids = [r.external_id for r in seeded if r.fields["billing_risk"]]
+    calls = connector.api_calls
+    again = connector.read("company", ids)
+    assert connector.api_calls == calls + 2  # the partners, their invoices
+    assert sorted((canonical("company", r) for r in again), key=lambda c: c["customer_number"]) == sorted(
+        risky, key=lambda c: c["customer_number"])
 
 
 # -- a deal's life, read and fed -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ lags), so only reconciliation can see them; passes run in the worker as reconcil
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,9 +16,19 @@ from sqlalchemy import Engine, func, select, update
 from sqlmodel import col
 
 from console.demo import install_policy
+from sync_core.domain.changes import ScanPage
 from sync_core.persistence import lanes
 from sync_core.persistence.database import transaction
-from sync_core.persistence.tables import AuditLog, EntityLink, Finding, Lane, OutboundOp, ReconcileRun, TraceSpan
+from sync_core.persistence.tables import (
+    AuditLog,
+    EntityLink,
+    Finding,
+    Lane,
+    OutboundOp,
+    ReconcileRun,
+    SyncRun,
+    TraceSpan,
+)
 from sync_core.services import ledger_engine, overview, reconciliation
 from sync_core.testing import InMemoryConnector, InMemorySystem
 from sync_core.worker import Worker, WorkerConfig, drain
@@ -86,6 +97,42 @@ def test_converged_systems_have_no_findings(ledger_url: str) -> None:
     assert _open(engine) == []
     # a converged pass reads each table in pages and nothing else: one scan call per lane
     assert run.api_calls == 4
+
+
+class _SharedConnector(InMemoryConnector):
+    """A connector another lane's thread uses too: it makes a call of its own while each page is scanned."""
+
+    def scan(self, object_type: str, after: str | None, limit: int) -> ScanPage:
+        other = threading.Thread(target=self.read, args=(object_type, ["elsewhere"]))
+        other.start()
+        other.join()
+        return super().scan(object_type, after, limit)
+
+
+def test_a_pass_counts_its_own_api_calls_not_those_of_lanes_sharing_its_connectors(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    shared = {"marketing": _SharedConnector(marketing), "sales": _SharedConnector(sales)}
+    run = _pass(engine, Worker(engine, shared, WorkerConfig()))
+    assert run.findings_opened == 0
+    assert sum(c.api_calls for c in shared.values()) == 8  # the four scans, and a call from elsewhere meanwhile
+    assert run.api_calls == 4  # the pass's own
+    with transaction(engine) as session:
+        lane_calls = session.scalars(select(func.sum(SyncRun.api_calls)).where(
+            col(SyncRun.direction) == lanes.RECONCILE, col(SyncRun.started_at) >= run.started_at)).one()  # fmt: skip
+    assert lane_calls == 4
+
+
+def test_pages_read_ahead_are_counted_as_the_pass_reads_them(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url, page_size=2)
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)  # only the pass's lanes make calls
+    before = sum(c.api_calls for c in worker.connectors.values())
+    run = _pass(engine, worker)
+    assert (run.records_read, run.findings_opened) == (14, 0)
+    made = sum(c.api_calls for c in worker.connectors.values()) - before
+    assert made >= 8  # six contacts two at a time and a company, in each system
+    assert run.api_calls == made
 
 
 def test_drift_is_found_once_healed_and_closes(ledger_url: str) -> None:

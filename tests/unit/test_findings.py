@@ -103,7 +103,7 @@ def test_one_number_spelt_two_ways_is_no_drift() -> None:
 
 def test_agreeing_values_need_no_planning_and_any_difference_asks_for_it() -> None:
     synced = findings.synced_fields(RULES, MAPPED)
-    assert "note" not in dict(synced)  # dont_sync fields are never compared
+    assert "note" not in dict(synced.fields)  # dont_sync fields are never compared
     held = {"erp": {"payment_terms": "30 days", "name": "Acme", "note": "x"},
             "salesforce": {"payment_terms": "30 days", "name": "Acme", "note": "y"}}  # fmt: skip
     assert findings.agree(synced, held)
@@ -112,3 +112,22 @@ def test_agreeing_values_need_no_planning_and_any_difference_asks_for_it() -> No
     # a field a system does not map is not asked of it
     narrow = findings.synced_fields(RULES, MAPPED | {"salesforce": frozenset({"name"})})
     assert findings.agree(narrow, {"erp": {"name": "A", "amount": "5"}, "salesforce": {"name": "A"}})
+
+
+def test_agreement_holds_across_every_pair_of_systems() -> None:
+    synced = findings.synced_fields(RULES, MAPPED)
+    same = {"payment_terms": "30 days", "name": "Acme"}
+    assert findings.agree(synced, {"erp": same, "salesforce": same, "hubspot": same})
+    # two agree, the third differs from both
+    assert not findings.agree(synced, {"erp": same, "salesforce": same, "hubspot": {**same, "name": "Acme Inc"}})
+    # blanks spelt three ways are one value, also when the rest differs nowhere
+    blanks = {"erp": {**same, "name": ""}, "salesforce": {**same, "name": None}, "hubspot": {**same, "name": "  "}}
+    assert findings.agree(synced, blanks)
+    assert not findings.agree(synced, {**blanks, "hubspot": {**same, "name": "Acme"}})
+    # a field only two systems map is asked of those two only
+    narrow = findings.synced_fields(RULES, MAPPED | {"erp": frozenset({"payment_terms"})})
+    assert findings.agree(narrow, {"erp": {"payment_terms": "30 days", "name": "Other"},
+                                   "salesforce": same, "hubspot": same})  # fmt: skip
+    assert not findings.agree(narrow, {"erp": {"payment_terms": "60 days"}, "salesforce": same, "hubspot": same})
+    # a system holding nothing is left out
+    assert findings.agree(synced, {"erp": same, "hubspot": same})

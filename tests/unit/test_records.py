@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from sync_core.domain.errors import ErrorCategory, PermanentError
 from sync_core.domain.records import RECORD_TYPES, Company, Contact, validate
@@ -126,3 +126,27 @@ def test_deal_lines_are_validated_line_by_line() -> None:
         validate("deal", {"lines": [{"quantity": 1}]})
     assert failed.value.category == ErrorCategory.VALIDATION
     assert "lines[0].product_code" in failed.value.message
+
+
+SAMPLES: tuple[Any, ...] = (
+    None, "", " ", "Acme", " Acme ", "Acme\t", "\u00a0Acme", "\x1cAcme", "ada@acme.example", "EUR", "12", "12.50",
+    "2026-05-01", "2026-05-01T10:00:00Z", "true", True, False, 0, 1, 12.5, Decimal("12.50"), date(2026, 5, 1),
+    ("b", "a"), ["a"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("object_type", sorted(RECORD_TYPES))
+def test_validate_gives_what_each_fields_validator_gives(object_type: str) -> None:
+    """Values passed through without asking pydantic (already as it would leave them) come out as it gives them."""
+    for name, info in RECORD_TYPES[object_type].model_fields.items():
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation, config=ConfigDict(str_strip_whitespace=True))
+        for value in SAMPLES:
+            try:
+                expected = adapter.dump_python(adapter.validate_python(value), mode="json")
+            except ValidationError:
+                with pytest.raises(PermanentError):
+                    validate(object_type, {name: value})
+                continue
+            got = validate(object_type, {name: value})[name]
+            assert (got, type(got)) == (expected, type(expected)), (object_type, name, value)
