@@ -63,8 +63,9 @@ def _canonical_ids(
     page: Sequence[SourceRecord],
     keys: Mapping[str, str],
     now: datetime,
-) -> dict[str, str]:
-    """external id -> canonical id for every record of the page, linking the new ones.
+) -> tuple[dict[str, str], set[str]]:
+    """external id -> canonical id for every record of the page, linking the new ones; and the
+    canonical ids made for this page's new records, which nothing in the ledger refers to yet.
 
     A new record is recognised, in order, by the canonical id Revline stamped on it when it
     wrote it, then by its matching key (`keys`: external id -> email or domain) when another
@@ -89,18 +90,24 @@ def _canonical_ids(
         elif key is not None:
             proposed.setdefault(key, identity.new_canonical_id())
     claimed = ledger.claim_match_keys(session, object_type, proposed, now)
-    taken = ledger.links_by_canonical(session, system, set(claimed.values()))  # already linked here
+    # The ids made here that won their key: the key was new to the ledger, and so is the id.
+    minted = {canonical for key, canonical in claimed.items() if proposed.get(key) == canonical}
+    taken = ledger.links_by_canonical(session, system, set(claimed.values()) - minted)  # already linked here
     new: list[tuple[str, str]] = []
     for record in fresh:
         canonical = linked.get(record.external_id)
         if canonical is None:
             match = claimed.get(keys.get(record.external_id, ""))
-            canonical = match if match and match not in taken else identity.new_canonical_id()
+            if match and match not in taken:
+                canonical = match
+            else:
+                canonical = identity.new_canonical_id()
+                minted.add(canonical)
             taken[canonical] = record.external_id
             linked[record.external_id] = canonical
         new.append((canonical, record.external_id))
     ledger.add_links(session, object_type, system, new, now)
-    return linked
+    return linked, minted
 
 
 def resolve_references(
@@ -186,10 +193,22 @@ def observed_state(
     """What the system holds after this read: Revline's picture of it (`shadow`) with the record's
     canonical `values` over it; a field counts as changed only when it differs from what was seen
     and from what Revline wrote there (echo suppression)."""
-    written_here = dict(shadow.written) if shadow else {}
+    return _observed(ledger.state_of(shadow), shadow, source_mapping, record, values, times)
+
+
+def _observed(
+    previous: SystemState | None,
+    shadow: ledger.ShadowView | None,
+    source_mapping: ObjectMapping | None,
+    record: SourceRecord,
+    values: dict[str, Any],
+    times: dict[str, datetime],
+) -> SystemState:
+    """observed_state, given the shadow's state (`previous`) already worked out."""
+    written_here = shadow.written if shadow else {}
     if source_mapping is not None:
         values = mapping.as_written(source_mapping, values, written_here)
-    return observe(ledger.state_of(shadow), values, record.modified_at, times, written_here)
+    return observe(previous, values, record.modified_at, times, written_here)
 
 
 def _dead_ingest(
@@ -281,8 +300,12 @@ def _op(
     }
 
 
+# json.dumps(fields, sort_keys=True, default=str), with its encoder made once rather than per call.
+_DIGEST_TEXT = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
 def digest(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(_DIGEST_TEXT(fields).encode()).hexdigest()[:16]
 
 
 def ingest(
@@ -316,9 +339,9 @@ def ingest(
             failures[record.external_id] = failure
     unresolved = resolve_references(session, system, object_type, canonical)
     keys = {e: k for e, (values, _) in canonical.items() if (k := identity.match_key(object_type, values))}
-    ids = _canonical_ids(session, system, object_type, page, keys, now)
-    known = ledger.shadows(session, set(ids.values()))
-    stories = trace.correlations(session, set(ids.values()))
+    ids, minted = _canonical_ids(session, system, object_type, page, keys, now)
+    # A record new to Revline has no shadow, story, pending write or dead letter to look up.
+    known = ledger.shadows(session, set(ids.values()) - minted)
     ops: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     shadows: list[dict[str, Any]] = []
@@ -335,30 +358,34 @@ def ingest(
             continue  # this very version was seen or written by Revline already: an echo or a repeat read
         values, times = canonical[record.external_id]
         previous = ledger.state_of(source_shadow)
-        written_here = dict(source_shadow.written) if source_shadow else {}
-        observed = observed_state(source_shadow, source_mapping, record, values, times)
+        written_here = source_shadow.written if source_shadow else {}
+        observed = _observed(previous, source_shadow, source_mapping, record, values, times)
         states: dict[str, SystemState | None] = {
             s: observed if s == system else ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
         }
-        written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
+        written = {s: known[(canonical_id, s)].written for s in policy.systems if (canonical_id, s) in known}
         writes = _mapped_only(plan(policy.rules, states, written), policy, states, system)
         if observed == previous and not writes:
             continue  # an echo of Revline's own write, or a record read again: nothing to record
         replanned.append(canonical_id)
         for target, fields in sorted(writes.items()):
-            story = stories.get(canonical_id, canonical_id)
-            ops.append(_op(target, system, object_type, canonical_id, record, fields, now, story))
+            ops.append(_op(target, system, object_type, canonical_id, record, fields, now, canonical_id))
             counts.targets.add(target)
         # A record with a reference not yet resolved keeps no version, so its re-read is not skipped.
         version = None if record.external_id in unresolved else record.version
         shadows.append(ledger.shadow_row(canonical_id, system, object_type, observed, written_here, version, now))
+    # A record in a deal's story carries its correlation id; the others start their own (their canonical id).
+    stories = trace.correlations(session, {op["canonical_id"] for op in ops} - minted)
+    for op in ops:
+        op["correlation_id"] = stories.get(op["canonical_id"], op["canonical_id"])
     ledger.save_shadows(session, shadows)
-    ledger.supersede_pending(session, object_type, replanned, [op["idempotency_key"] for op in ops], now)
+    known_before = [canonical_id for canonical_id in replanned if canonical_id not in minted]
+    ledger.supersede_pending(session, object_type, known_before, [op["idempotency_key"] for op in ops], now)
     ledger.add_ops(session, ops)
     ledger.put_dead_ops(session, dead)
     _await(session, system, object_type, unresolved, now)
     wake_referrers(session, system, object_type, [r.external_id for r in page], now)
-    ledger.resolve_dead_ingests(session, object_type, system, replanned, now)
+    ledger.resolve_dead_ingests(session, object_type, system, known_before, now)
     for target in counts.targets:
         lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)
     counts.ops_planned = len(ops)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -24,7 +24,7 @@ from sync_core.domain import mapping
 from sync_core.domain.changes import WriteResult
 from sync_core.domain.ownership import SystemState
 from sync_core.domain.writeback import after_create
-from sync_core.persistence import lanes, ledger
+from sync_core.persistence import lanes, ledger, statements
 from sync_core.persistence.tables import InboxEvent
 from sync_core.services import trace
 from sync_core.services.policy import ObjectPolicy
@@ -43,11 +43,14 @@ def record_created(
     created: Sequence[WriteResult],
     shadows: list[dict[str, Any]],
     now: datetime,
+    known: Mapping[tuple[str, str], ledger.ShadowView] | None = None,
+    states: Mapping[str, SystemState] | None = None,
 ) -> None:
     """Plan the other systems' writes for records `target` has just created (`created`: their results).
 
     `shadows` are the rows the executor is about to save; the target's rows of these records gain
-    the values the target filled in.
+    the values the target filled in. `known`: the other systems' shadows of these records, when the
+    caller read them in this transaction already; `states`: the target's states those rows hold.
     """
     if not created:
         return
@@ -55,8 +58,11 @@ def record_created(
     target_mapping = policy.mappings.get(target)
     target_fields = policy.fields_of(target)
     rows = {row["canonical_id"]: row for row in shadows if row["system"] == target}
-    known = ledger.shadows(session, [r.canonical_id for r in created])
-    stories = trace.correlations(session, [r.canonical_id for r in created])
+    # Only values the target filled in reach the other systems: without any, their states are not needed.
+    reporting = [r.canonical_id for r in created if r.filled]
+    if known is None:
+        known = ledger.shadows(session, reporting)
+    stories = trace.correlations(session, reporting)
     ops: list[dict[str, Any]] = []
     reads: list[dict[str, Any]] = []
     for result in created:
@@ -64,15 +70,17 @@ def record_created(
         if row is None or result.external_id is None:
             continue
         filled = mapping.to_canonical(target_mapping, result.filled) if target_mapping is not None else {}
-        states: dict[str, SystemState | None] = {
-            s: ledger.state_of(known.get((result.canonical_id, s))) for s in policy.systems if s != target
+        held = states.get(result.canonical_id) if states is not None else None
+        everywhere: dict[str, SystemState | None] = {
+            s: ledger.state_of(known.get((result.canonical_id, s))) for s in policy.systems if s != target and filled
         }
-        states[target] = SystemState(
+        everywhere[target] = held or SystemState(
             values=row["seen"], field_times={k: datetime.fromisoformat(v) for k, v in row["field_times"].items()}
         )
-        decision = after_create(policy.rules, target, target_fields, states, row["written"], filled, now)
-        row["seen"] = dict(decision.state.values)
-        row["field_times"] = {k: v.isoformat() for k, v in decision.state.field_times.items()}
+        decision = after_create(policy.rules, target, target_fields, everywhere, row["written"], filled, now)
+        if filled:  # otherwise the state is the row's own
+            row["seen"] = dict(decision.state.values)
+            row["field_times"] = {k: v.isoformat() for k, v in decision.state.field_times.items()}
         if decision.unknown:
             reads.append(full_read_notice(target, object_type, result.external_id, now))
         for system, fields in sorted(decision.writes.items()):
@@ -111,16 +119,18 @@ def take_full_reads(
     if not external_ids:
         return set()
     keys = {_key(system, object_type, e): e for e in external_ids}
-    found = session.execute(
-        select(col(InboxEvent.id), col(InboxEvent.dedupe_key)).where(
-            col(InboxEvent.dedupe_key).in_(list(keys)), col(InboxEvent.processed_at).is_(None)
-        )
-    ).all()
+    found = statements.fetch(session, _AWAITING_READ, keys=list(keys))
     if found:
-        session.execute(
-            update(InboxEvent).where(col(InboxEvent.id).in_([i for i, _ in found])).values(processed_at=now)
-        )
+        statements.run(session, _READ, ids=[i for i, _ in found], now=now)
     return {keys[key] for _, key in found}
+
+
+_INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
+_AWAITING_READ = select(_INBOX.c.id, _INBOX.c.dedupe_key).where(
+    # By their keys, not through every unread event: the unread ones can be a whole backlog of created records.
+    statements.listed(_INBOX.c.dedupe_key, "keys"), statements.unindexed(_INBOX.c.processed_at).is_(None)
+)
+_READ = update(_INBOX).where(statements.listed(_INBOX.c.id, "ids")).values(processed_at=bindparam("now"))
 
 
 def _key(system: str, object_type: str, external_id: str) -> str:

@@ -353,9 +353,9 @@ def validate(object_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
         known = ", ".join(sorted(RECORD_TYPES))
         raise PermanentError(f"unknown object type {object_type!r} (known: {known})", ErrorCategory.MAPPING)
     adapters = _adapters(object_type)
-    unknown = sorted(set(values) - set(adapters))
+    unknown = [name for name in values if name not in adapters]
     if unknown:
-        raise PermanentError(f"{object_type} has no field(s) {', '.join(unknown)}", ErrorCategory.MAPPING)
+        raise PermanentError(f"{object_type} has no field(s) {', '.join(sorted(unknown))}", ErrorCategory.MAPPING)
     as_is = _as_is(object_type)
     result: dict[str, Any] = {}
     problems: list[str] = []
