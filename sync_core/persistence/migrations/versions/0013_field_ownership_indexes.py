@@ -1,7 +1,7 @@
 """field ownership: indexes for a policy change's preview (shadows by object) and its history
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-11-28 07:10:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '0013'
-down_revision: Union[str, Sequence[str], None] = '0011'
+down_revision: Union[str, Sequence[str], None] = '0012'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

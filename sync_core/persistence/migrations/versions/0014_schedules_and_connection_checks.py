@@ -1,7 +1,7 @@
 """schedules: the table the tickers follow, firing outcomes; connections: last check; indexes for both pages
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-28 06:50:00
 
 """
@@ -15,7 +15,7 @@ from sync_core.persistence.types import UTCDateTime
 
 
 revision: str = '0014'
-down_revision: Union[str, Sequence[str], None] = '0011'
+down_revision: Union[str, Sequence[str], None] = '0013'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """audit log: append-only in the database itself, and indexes for its filters
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 Create Date: 2026-11-28 07:30:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '0015'
-down_revision: Union[str, Sequence[str], None] = '0011'
+down_revision: Union[str, Sequence[str], None] = '0014'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -10,7 +10,7 @@
   the plain index on key goes.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 Create Date: 2026-11-28 07:00:00
 
 """
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 
 revision: str = '0016'
-down_revision: Union[str, Sequence[str], None] = '0011'
+down_revision: Union[str, Sequence[str], None] = '0015'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

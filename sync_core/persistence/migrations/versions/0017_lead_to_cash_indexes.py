@@ -1,7 +1,7 @@
 """lead-to-cash view: milestones by name and time, contacts by when they were linked
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-11-28 06:50:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '0017'
-down_revision: Union[str, Sequence[str], None] = '0015'
+down_revision: Union[str, Sequence[str], None] = '0016'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
