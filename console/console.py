@@ -11,8 +11,8 @@ from console.pages.dead_letters import dead_letters
 from console.pages.lead_to_cash import lead_to_cash
 from console.pages.mismatches import mismatches
 from console.pages.overview import overview
-from console.pages.repair import repair_page
 from console.pages.ownership import ownership
+from console.pages.repair import repair_page
 from console.pages.runs import runs
 from console.pages.schedules import schedules
 from console.pages.sign_in import sign_in_page
@@ -22,9 +22,9 @@ from console.state.connections import ConnectionsState
 from console.state.dead_letters import DeadLettersState
 from console.state.mismatches import MismatchesState
 from console.state.overview import OverviewState
+from console.state.ownership import OwnershipState
 from console.state.repair import RepairState
 from console.state.revenue import LeadToCashState
-from console.state.ownership import OwnershipState
 from console.state.runs import RunsState
 from console.state.schedules import SchedulesState
 from console.state.session import SessionState

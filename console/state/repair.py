@@ -13,9 +13,8 @@ import reflex as rx
 from reflex_base.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
 
-from console.state.mismatches import money
 from console.state.session import GuardedState, requires, tab_only
-from console.state.views import ago, category_label, iso, ledger_error, payload_text
+from console.state.views import ago, category_label, iso, ledger_error, money, payload_text
 from sync_core.domain.access import Role
 from sync_core.domain.payload_diff import diff, parse_payload
 from sync_core.domain.root_cause import describe, parse
