@@ -115,7 +115,6 @@ def _retry_op(session: Session, op: OutboundOp, actor: str, reason: str | None, 
         "previous_category": op.error_category,
         "previous_message": op.error_message,
         "previous_attempts": op.attempts,
-        "previous_root_cause": op.root_cause,
     }
     op.status = "pending"
     op.next_attempt_at = now

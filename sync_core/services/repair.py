@@ -302,10 +302,30 @@ def dry_run(engine: Engine, op_id: int) -> DryRun:
         external = ledger.links_by_canonical(session, op.target_system, [op.canonical_id]).get(op.canonical_id)
         action = f"update {external}" if external else "create"
         fields = {k: v for k, v in op.payload.items() if k in policy.fields_of(op.target_system)}
+        fields, missing = _resolved(session, fields, op.object_type, op.target_system)
         try:
-            return DryRun(op.target_system, op.object_type, action, mapping.to_vendor(target, fields))
+            return DryRun(op.target_system, op.object_type, action, mapping.to_vendor(target, fields), missing)
         except SyncError as error:
             return DryRun(op.target_system, op.object_type, action, problem=error.message)
+
+
+def _resolved(session: Session, fields: dict[str, Any], object_type: str, target: str
+              ) -> tuple[dict[str, Any], str | None]:
+    """`fields` with the canonical ids in reference fields replaced by the target's own ids, as the
+    executor sends them, and what the target does not hold yet (the write would wait for it)."""
+    references = records.REFERENCES.get(object_type, {})
+    wanted = {str(v) for name in references for v in records.reference_ids(fields.get(name))}
+    external = ledger.links_by_canonical(session, target, sorted(wanted)) if wanted else {}
+    resolved, missing = dict(fields), []
+    for name, referenced_type in references.items():
+        value = fields.get(name)
+        ids = [str(v) for v in records.reference_ids(value)]
+        missing += [f"{target} has no {referenced_type} {i} yet for {name}" for i in ids if i not in external]
+        if isinstance(value, list | tuple):
+            resolved[name] = [external[i] for i in ids if i in external]
+        elif ids:
+            resolved[name] = external.get(ids[0], ids[0])
+    return resolved, "; ".join(missing) or None
 
 
 # -- actions on one record -----------------------------------------------------------------------------------------

@@ -198,7 +198,9 @@ def test_an_operator_fixes_a_missing_product_group_with_one_remap_and_a_bulk_ret
     orders = wait_for("the three orders in the ERP", lambda: (found := sales.orders_for(deals)) and
                       len(found) == 3 and found, 120)  # fmt: skip
     assert sorted(orders) == sorted(deals)
-    assert all(op.status == "done" for op in _order_ops(ledger, deals).values())
+    # the executor records each write once the ERP has answered it
+    wait_for("the orders recorded as placed", lambda: all(
+        op.status == "done" for op in _order_ops(ledger, deals).values()), 60)  # fmt: skip
     actions = [action for action, _ in _audit(ledger, operator)]
     assert actions.count("order.product_mapped") == 1
     assert actions.count("repair.bulk_remap") == 1

@@ -361,3 +361,31 @@ def test_the_migration_files_the_dead_letters_already_in_the_ledger(tmp_path: An
         rows = connection.execute(text("SELECT status, root_cause, money_at_stake FROM outbound_op ORDER BY id")).all()
     engine.dispose()
     assert [tuple(row) for row in rows] == [("dead", "mapping:product:CUSTOM-1", 15.0), ("done", None, None)]
+
+
+def test_a_dry_run_shows_references_as_the_target_knows_them(ledger_url: str) -> None:
+    flow = Flow(ledger_url)
+    account = flow.customer()
+    flow.sync()
+    with snapshot(flow.engine) as session:
+        company = session.execute(select(col(EntityLink.canonical_id)).where(
+            col(EntityLink.system) == "sales", col(EntityLink.external_id) == account)).scalar_one()  # fmt: skip
+    at = datetime.now(UTC)
+    ids = []
+    with transaction(flow.engine) as session:
+        for n, points_at in enumerate((company, "not-there")):
+            op = OutboundOp(
+                idempotency_key=uuid.uuid4().hex, target_system="sales", object_type="deal", canonical_id=f"d-{n}",
+                source_system="erp", source_id=str(n), source_version="1", status="dead", error_category="validation",
+                payload={"name": "Acme expansion", "amount": 1200.0, "company_id": points_at}, next_attempt_at=at,
+                correlation_id=f"d-{n}", created_at=at, updated_at=at,
+            )  # fmt: skip
+            session.add(op)
+            session.flush()
+            ids.append(op.id or 0)
+    before = _marks(flow.engine)
+    linked, unlinked = (repair.dry_run(flow.engine, op_id) for op_id in ids)
+    assert (linked.action, linked.problem) == ("create", None)
+    assert linked.fields == {"name": "Acme expansion", "amount": 1200.0, "company_id": account}
+    assert unlinked.problem == "sales has no company not-there yet for company_id"
+    assert _marks(flow.engine) == before
