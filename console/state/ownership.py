@@ -229,7 +229,8 @@ class OwnershipState(GuardedState):
     @requires(Role.VIEWER)
     async def refresh(self) -> None:
         """Live refresh: the history, and the table while nothing is being edited (another admin may save)."""
-        if self.edited or self.values_edited or self.preview_open:
+        typing = bool(self.new_canonical or self.new_vendor)
+        if self.edited or self.values_edited or self.preview_open or typing:
             await self._fetch_history()
         else:
             await self._fetch()
