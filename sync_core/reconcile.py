@@ -46,12 +46,12 @@ from sqlmodel import col
 from sync_core import intake, reconcile_tables
 from sync_core.domain import findings, mapping, quota
 from sync_core.domain.changes import ScanPage, SourceRecord
-from sync_core.domain.errors import PermanentError, SyncError
+from sync_core.domain.errors import PermanentError, RetryableError, SyncError
 from sync_core.domain.findings import Kind, Mismatch
 from sync_core.domain.ownership import SystemState
 from sync_core.domain.records import WON
 from sync_core.persistence import lanes, ledger
-from sync_core.persistence.database import snapshot, transaction
+from sync_core.persistence.database import db_now, snapshot, transaction
 from sync_core.persistence.tables import Finding, ReconcileRun
 from sync_core.ports import Connector
 from sync_core.services import closed_won, reconciliation, trace
@@ -66,6 +66,7 @@ Fence = Callable[[Session], datetime]
 _PER_RECORD = (Kind.FIELD_DRIFT, Kind.STATUS_DRIFT, Kind.WON_WITHOUT_ORDER, Kind.ORDER_WITHOUT_WON)
 _CONFIRMED = "confirmed"
 _BUDGET_WAIT = timedelta(seconds=30)
+_FAILED_WAIT = timedelta(seconds=5)  # a lane run that failed without a hint runs again after this
 
 
 @dataclass
@@ -139,6 +140,15 @@ def run_lane(
     calls_at_start = _calls(connectors)
     try:
         more, read = _run(engine, claim, connectors, fence, position, ahead, pages * page_size)
+    except SyncError as failure:
+        # The pass waits for this lane: it is due again (after the wait a rate limit asks for), not at the
+        # next pass only. The worker records the failure and holds a throttled system meanwhile.
+        wait = failure.retry_after if isinstance(failure, RetryableError) and failure.retry_after else None
+        with transaction(engine) as session:
+            now = db_now(session)
+            again = now + (timedelta(seconds=wait) if wait is not None else _FAILED_WAIT)
+            lanes.mark_due(session, claim.system, claim.object_type, lanes.RECONCILE, again)
+        raise
     finally:
         ahead.close()  # a page read ahead and not taken was read all the same: its calls count
     return more, read, _calls(connectors) + ahead.calls - calls_at_start

@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from console.demo import install_policy
 from sync_core.domain.changes import ScanPage
+from sync_core.domain.errors import RateLimitedError
 from sync_core.persistence import lanes
 from sync_core.persistence.database import transaction
 from sync_core.persistence.tables import (
@@ -133,6 +134,24 @@ def test_pages_read_ahead_are_counted_as_the_pass_reads_them(ledger_url: str) ->
     made = sum(c.api_calls for c in worker.connectors.values()) - before
     assert made >= 8  # six contacts two at a time and a company, in each system
     assert run.api_calls == made
+
+
+def test_a_lane_run_throttled_mid_pass_runs_again_and_the_pass_finishes(ledger_url: str) -> None:
+    engine, worker, marketing, sales = _setup(ledger_url)
+    _converged(engine, worker, marketing, sales)
+    _pause_sync(engine)
+    sales.fail_next_calls(1, RateLimitedError("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded", retry_after=0.2))
+    run_id = reconciliation.run_now(engine, "ops@example.com")
+    drain(worker)  # a sales lane is throttled, and its system held for the wait the limit asks for
+    time.sleep(0.5)
+    drain(worker)
+    with transaction(engine) as session:
+        run = session.get(ReconcileRun, run_id)
+        assert run is not None
+        assert (run.status, run.lanes_done, run.records_read) == ("done", 4, 14)
+        throttled = session.scalars(select(func.count()).select_from(SyncRun).where(
+            col(SyncRun.direction) == lanes.RECONCILE, col(SyncRun.status) == "throttled")).one()  # fmt: skip
+        assert throttled == 1
 
 
 def test_drift_is_found_once_healed_and_closes(ledger_url: str) -> None:
