@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -74,27 +74,62 @@ HEAL = "heal"  # the operation of reconciliation's writes
 _OPS = OutboundOp.__table__  # type: ignore[attr-defined]
 
 
-def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime) -> tuple[list[_Group], list[Any]]:
-    """Mark up to `size` records' due ops in flight; ingest retries are returned apart."""
-    ops = _OPS.c
-    due = select(
-        ops.id, ops.canonical_id, ops.operation, ops.payload, ops.attempts, ops.idempotency_key,
-        ops.target_system, ops.object_type, ops.source_id, ops.updated_at, ops.correlation_id,
-    ).where(
-        ops.target_system == claim.system,
-        ops.object_type == claim.object_type,
-        op_status_is("pending"),
-        ops.next_attempt_at <= now,
+class _Due(NamedTuple):
+    """A due op, as the batch claims it."""
+
+    id: int
+    canonical_id: str
+    operation: str
+    payload: dict[str, Any]
+    attempts: int
+    idempotency_key: str
+    target_system: str
+    object_type: str
+    source_id: str
+    updated_at: datetime
+    correlation_id: str
+
+
+_DUE = select(
+    _OPS.c.id, _OPS.c.canonical_id, _OPS.c.operation, _OPS.c.payload, _OPS.c.attempts, _OPS.c.idempotency_key,
+    _OPS.c.target_system, _OPS.c.object_type, _OPS.c.source_id, _OPS.c.updated_at, _OPS.c.correlation_id,
+).where(
+    _OPS.c.target_system == bindparam("system"),
+    _OPS.c.object_type == bindparam("object_type"),
+    op_status_is("pending"),
+    _OPS.c.next_attempt_at <= bindparam("now"),
+)
+_FIRST_DUE = _DUE.order_by(_OPS.c.id).limit(bindparam("size"))
+# The same records' later ops (a flow's write planned after the page's) join them: one write each.
+_LATER_DUE = (
+    select(*_DUE.selected_columns)
+    .where(
+        _OPS.c.target_system == bindparam("system"),
+        _OPS.c.object_type == bindparam("object_type"),
+        statements.unindexed(_OPS.c.status) == "pending",  # by the records' ids, not through every pending op
+        _OPS.c.next_attempt_at <= bindparam("now"),
+        _OPS.c.id > bindparam("after"),
+        statements.listed(_OPS.c.canonical_id, "ids"),
+        _OPS.c.operation != "ingest",
     )
-    rows = list(session.execute(due.order_by(ops.id).limit(size)).all())
+    .order_by(_OPS.c.id)
+)
+_TAKE = (
+    update(_OPS)
+    .where(statements.listed(_OPS.c.id, "ids"))
+    .values(status="in_flight", attempts=_OPS.c.attempts + 1, updated_at=bindparam("now"))
+)
+
+
+def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime) -> tuple[list[_Group], list[_Due]]:
+    """Mark up to `size` records' due ops in flight; ingest retries are returned apart."""
+    lane = {"system": claim.system, "object_type": claim.object_type, "now": now}
+    rows = [_Due(*row) for row in statements.fetch(session, _FIRST_DUE, **lane, size=size)]
     if len(rows) == size:
-        # The same records' later ops (a flow's write planned after the page's) join them: one write each.
-        cids = {row.canonical_id for row in rows if row.operation != "ingest"}
-        rows += session.execute(
-            due.where(ops.id > rows[-1].id, ops.canonical_id.in_(cids), ops.operation != "ingest").order_by(ops.id)
-        ).all()
-    merged: dict[str, list[Any]] = {}
-    requeue: list[Any] = []
+        cids = list({row.canonical_id for row in rows if row.operation != "ingest"})
+        rows += [_Due(*row) for row in statements.fetch(session, _LATER_DUE, **lane, after=rows[-1].id, ids=cids)]
+    merged: dict[str, list[_Due]] = {}
+    requeue: list[_Due] = []
     for row in rows:
         if row.operation == "ingest":
             requeue.append(row)
@@ -102,11 +137,7 @@ def _claim_batch(session: Session, claim: lanes.Claim, size: int, now: datetime)
             merged.setdefault(row.canonical_id, []).append(row)
     taken = [row.id for group in merged.values() for row in group]
     if taken:
-        session.execute(
-            update(_OPS)
-            .where(statements.among(session, ops.id, taken))
-            .values(status="in_flight", attempts=ops.attempts + 1, updated_at=now)
-        )
+        statements.run(session, _TAKE, ids=taken, now=now)
     groups = []
     for canonical_id, group in merged.items():
         fields: dict[str, Any] = {}
@@ -245,22 +276,30 @@ def _wake_waiting(session: Session, target: str, object_type: str, now: datetime
 
     Returns the lanes of the writes it woke."""
     pointing = sorted({t for t, refs in records.REFERENCES.items() if object_type in refs.values()})
-    if not pointing:
-        return set()
-    ops = _OPS.c
-    woken: Any = session.execute(
-        update(_OPS)
-        .where(
-            ops.target_system == target, ops.object_type.in_(pointing), op_status_is("pending"),
-            ops.error_category == ErrorCategory.WAITING.value,
-        )
-        .values(next_attempt_at=now)
-    )
-    if not woken.rowcount:
-        return set()
+    woke: set[lanes.LaneKey] = set()
     for waiting_type in pointing:
-        lanes.mark_due(session, target, waiting_type, lanes.OUTBOUND, now)
-    return {(target, waiting_type, lanes.OUTBOUND) for waiting_type in pointing}
+        waiting = [i for (i,) in statements.fetch(session, _WAITING, system=target, object_type=waiting_type)]
+        if waiting and statements.run(session, _WAKE, ids=waiting, now=now):
+            lanes.mark_due(session, target, waiting_type, lanes.OUTBOUND, now)
+            woke.add((target, waiting_type, lanes.OUTBOUND))
+    return woke
+
+
+# A lane's waiting writes, found through its pending ops (ordered as that index is, so SQLite's planner
+# takes it rather than the index of every op's status), then woken by id.
+_WAITING = (
+    select(_OPS.c.id)
+    .where(
+        _OPS.c.target_system == bindparam("system"), _OPS.c.object_type == bindparam("object_type"),
+        op_status_is("pending"), _OPS.c.error_category == ErrorCategory.WAITING.value,
+    )
+    .order_by(_OPS.c.target_system, _OPS.c.object_type, _OPS.c.id)
+)  # fmt: skip
+_WAKE = (
+    update(_OPS)
+    .where(statements.listed(_OPS.c.id, "ids"), op_status_is("pending"))
+    .values(next_attempt_at=bindparam("now"))
+)
 
 
 def _send(connector: Connector, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
@@ -400,7 +439,7 @@ def _record(
         counts.done += len(group.op_ids)
         spans.append(_span(group, target, now, None))
     updates.write(session)
-    writeback.record_created(session, policy, target, created, shadows, now)
+    writeback.record_created(session, policy, target, created, shadows, now, known)
     ledger.add_links(session, object_type, target, links, now)
     if links:
         counts.woke = _wake_waiting(session, target, object_type, now)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -24,7 +24,7 @@ from sync_core.domain import mapping
 from sync_core.domain.changes import WriteResult
 from sync_core.domain.ownership import SystemState
 from sync_core.domain.writeback import after_create
-from sync_core.persistence import lanes, ledger
+from sync_core.persistence import lanes, ledger, statements
 from sync_core.persistence.tables import InboxEvent
 from sync_core.services import trace
 from sync_core.services.policy import ObjectPolicy
@@ -43,11 +43,13 @@ def record_created(
     created: Sequence[WriteResult],
     shadows: list[dict[str, Any]],
     now: datetime,
+    known: Mapping[tuple[str, str], ledger.ShadowView] | None = None,
 ) -> None:
     """Plan the other systems' writes for records `target` has just created (`created`: their results).
 
     `shadows` are the rows the executor is about to save; the target's rows of these records gain
-    the values the target filled in.
+    the values the target filled in. `known`: the other systems' shadows of these records, when the
+    caller read them in this transaction already.
     """
     if not created:
         return
@@ -55,7 +57,8 @@ def record_created(
     target_mapping = policy.mappings.get(target)
     target_fields = policy.fields_of(target)
     rows = {row["canonical_id"]: row for row in shadows if row["system"] == target}
-    known = ledger.shadows(session, [r.canonical_id for r in created])
+    if known is None:
+        known = ledger.shadows(session, [r.canonical_id for r in created])
     stories = trace.correlations(session, [r.canonical_id for r in created])
     ops: list[dict[str, Any]] = []
     reads: list[dict[str, Any]] = []
@@ -111,16 +114,18 @@ def take_full_reads(
     if not external_ids:
         return set()
     keys = {_key(system, object_type, e): e for e in external_ids}
-    found = session.execute(
-        select(col(InboxEvent.id), col(InboxEvent.dedupe_key)).where(
-            col(InboxEvent.dedupe_key).in_(list(keys)), col(InboxEvent.processed_at).is_(None)
-        )
-    ).all()
+    found = statements.fetch(session, _AWAITING_READ, keys=list(keys))
     if found:
-        session.execute(
-            update(InboxEvent).where(col(InboxEvent.id).in_([i for i, _ in found])).values(processed_at=now)
-        )
+        statements.run(session, _READ, ids=[i for i, _ in found], now=now)
     return {keys[key] for _, key in found}
+
+
+_INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
+_AWAITING_READ = select(_INBOX.c.id, _INBOX.c.dedupe_key).where(
+    # By their keys, not through every unread event: the unread ones can be a whole backlog of created records.
+    statements.listed(_INBOX.c.dedupe_key, "keys"), statements.unindexed(_INBOX.c.processed_at).is_(None)
+)
+_READ = update(_INBOX).where(statements.listed(_INBOX.c.id, "ids")).values(processed_at=bindparam("now"))
 
 
 def _key(system: str, object_type: str, external_id: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -21,7 +21,6 @@ from sync_core.persistence.tables import (
     PendingReference,
     Shadow,
     TraceSpan,
-    op_status_is,
 )
 
 _LINKS = EntityLink.__table__  # type: ignore[attr-defined]
@@ -40,17 +39,24 @@ def idempotency_key(target: str, object_type: str, source: str, source_id: str, 
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+# The statements below run once per page or batch: built once, with the page's ids as one parameter.
+_LINKS_BY_EXTERNAL = select(_LINKS.c.external_id, _LINKS.c.canonical_id).where(
+    _LINKS.c.system == bindparam("system"), _LINKS.c.object_type == bindparam("object_type"),
+    statements.listed(_LINKS.c.external_id, "ids"),
+)
+_KNOWN_CANONICAL = select(_LINKS.c.canonical_id).where(
+    _LINKS.c.object_type == bindparam("object_type"), statements.listed(_LINKS.c.canonical_id, "ids")
+)
+_LINKS_BY_CANONICAL = select(_LINKS.c.canonical_id, _LINKS.c.external_id).where(
+    _LINKS.c.system == bindparam("system"), statements.listed(_LINKS.c.canonical_id, "ids")
+)
+
+
 def links_by_external(session: Session, system: str, object_type: str, ids: Collection[str]) -> dict[str, str]:
     """external id -> canonical id for the given records of one system."""
     if not ids:
         return {}
-    rows = session.execute(
-        select(col(EntityLink.external_id), col(EntityLink.canonical_id)).where(
-            col(EntityLink.system) == system,
-            col(EntityLink.object_type) == object_type,
-            statements.among(session, col(EntityLink.external_id), ids),
-        )
-    )
+    rows = statements.fetch(session, _LINKS_BY_EXTERNAL, system=system, object_type=object_type, ids=list(ids))
     return {str(e): str(c) for e, c in rows}
 
 
@@ -58,25 +64,14 @@ def known_canonical(session: Session, object_type: str, ids: Collection[str]) ->
     """Which of `ids` are canonical ids of linked records."""
     if not ids:
         return set()
-    rows = session.scalars(
-        select(col(EntityLink.canonical_id)).where(
-            col(EntityLink.object_type) == object_type,
-            statements.among(session, col(EntityLink.canonical_id), ids),
-        )
-    )
-    return set(rows)
+    return {str(c) for (c,) in statements.fetch(session, _KNOWN_CANONICAL, object_type=object_type, ids=list(ids))}
 
 
 def links_by_canonical(session: Session, system: str, ids: Collection[str]) -> dict[str, str]:
     """canonical id -> external id in `system`."""
     if not ids:
         return {}
-    rows = session.execute(
-        select(col(EntityLink.canonical_id), col(EntityLink.external_id)).where(
-            col(EntityLink.system) == system,
-            statements.among(session, col(EntityLink.canonical_id), ids),
-        )
-    )
+    rows = statements.fetch(session, _LINKS_BY_CANONICAL, system=system, ids=list(ids))
     return {str(c): str(e) for c, e in rows}
 
 
@@ -97,16 +92,22 @@ def await_references(session: Session, rows: list[dict[str, Any]]) -> None:
     )
 
 
+_WAITING = (
+    _PENDING.c.system == bindparam("system"), _PENDING.c.target_type == bindparam("target_type"),
+    statements.listed(_PENDING.c.target_id, "ids"),
+)
+_REFERRERS = select(_PENDING.c.object_type, _PENDING.c.external_id).where(*_WAITING)
+_FORGET_REFERRERS = delete(_PENDING).where(*_WAITING)
+
+
 def referrers_of(session: Session, system: str, target_type: str, target_ids: Collection[str]) -> list[tuple[str, str]]:
     """(object type, external id) of the records waiting for these targets to be linked; forgets them."""
     if not target_ids:
         return []
-    where = (_PENDING.c.system == system, _PENDING.c.target_type == target_type,
-             _PENDING.c.target_id.in_(list(target_ids)))  # fmt: skip
-    found = [(str(t), str(e)) for t, e in session.execute(select(_PENDING.c.object_type, _PENDING.c.external_id)
-                                                          .where(*where))]  # fmt: skip
+    where = {"system": system, "target_type": target_type, "ids": list(target_ids)}
+    found = [(str(t), str(e)) for t, e in statements.fetch(session, _REFERRERS, **where)]
     if found:
-        session.execute(delete(_PENDING).where(*where))
+        statements.run(session, _FORGET_REFERRERS, **where)
     return found
 
 
@@ -142,12 +143,13 @@ def claim_match_keys(session: Session, object_type: str, proposed: Mapping[str, 
     table = _MATCH_KEYS
     rows = [{"object_type": object_type, "key": k, "canonical_id": c, "created_at": now} for k, c in proposed.items()]
     statements.insert_ignore(session, table, rows, ["object_type", "key"])
-    found = session.execute(
-        select(table.c.key, table.c.canonical_id).where(
-            table.c.object_type == object_type, statements.among(session, table.c.key, proposed)
-        )
-    )
+    found = statements.fetch(session, _MATCH_KEY_OWNERS, object_type=object_type, keys=list(proposed))
     return {str(k): str(c) for k, c in found}
+
+
+_MATCH_KEY_OWNERS = select(_MATCH_KEYS.c.key, _MATCH_KEYS.c.canonical_id).where(
+    _MATCH_KEYS.c.object_type == bindparam("object_type"), statements.listed(_MATCH_KEYS.c.key, "keys")
+)
 
 
 def match_key_owners(session: Session, object_type: str, keys: Collection[str]) -> dict[str, str]:
@@ -161,19 +163,22 @@ def match_key_owners(session: Session, object_type: str, keys: Collection[str]) 
     return {str(k): str(c) for k, c in found}
 
 
+_SHADOWS_OF = select(
+    _SHADOWS.c.canonical_id, _SHADOWS.c.system, _SHADOWS.c.seen, _SHADOWS.c.field_times, _SHADOWS.c.written,
+    _SHADOWS.c.source_version,
+).where(statements.listed(_SHADOWS.c.canonical_id, "ids"))
+_SHADOWS_IN = _SHADOWS_OF.where(_SHADOWS.c.system == bindparam("system"))
+
+
 def shadows(session: Session, ids: Collection[str], system: str | None = None) -> dict[tuple[str, str], ShadowView]:
     """(canonical id, system) -> shadow, for every system (or one) holding the given records."""
     if not ids:
         return {}
-    table = _SHADOWS
-    query = select(
-        table.c.canonical_id, table.c.system, table.c.seen, table.c.field_times, table.c.written,
-        table.c.source_version,
-    ).where(statements.among(session, table.c.canonical_id, ids))
-    if system is not None:
-        query = query.where(table.c.system == system)
-    rows = session.execute(query)
-    return {(row[0], row[1]): ShadowView(row[2], row[3], row[4], row[5]) for row in rows}
+    if system is None:
+        rows = statements.fetch(session, _SHADOWS_OF, ids=list(ids))
+    else:
+        rows = statements.fetch(session, _SHADOWS_IN, ids=list(ids), system=system)
+    return {(c, s): ShadowView(seen, times, written, version) for c, s, seen, times, written, version in rows}
 
 
 def state_of(shadow: ShadowView | None) -> SystemState | None:
@@ -256,20 +261,24 @@ def supersede_pending(
     """
     if not canonical_ids:
         return
-    ops = _OPS.c
-    query = (
-        update(_OPS)
-        .where(
-            statements.among(session, ops.canonical_id, canonical_ids),
-            ops.object_type == object_type,
-            op_status_is("pending"),
-            ops.operation == "upsert",
-        )
-        .values(status="superseded", updated_at=now)
-    )
+    where = {"ids": list(canonical_ids), "object_type": object_type, "now": now}
     if keep:
-        query = query.where(statements.not_among(session, ops.idempotency_key, keep))
-    session.execute(query)
+        statements.run(session, _SUPERSEDE_KEEPING, **where, keep=list(keep))
+    else:
+        statements.run(session, _SUPERSEDE, **where)
+
+
+_SUPERSEDE = (
+    update(_OPS)
+    .where(
+        statements.listed(_OPS.c.canonical_id, "ids"),
+        _OPS.c.object_type == bindparam("object_type"),
+        statements.unindexed(_OPS.c.status) == "pending",  # by the records' ids, not through every pending op
+        _OPS.c.operation == "upsert",
+    )
+    .values(status="superseded", updated_at=bindparam("now"))
+)
+_SUPERSEDE_KEEPING = _SUPERSEDE.where(statements.unlisted(_OPS.c.idempotency_key, "keep"))
 
 
 def put_dead_ops(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -286,18 +295,21 @@ def resolve_dead_ingests(
     """Close the dead letters of records that have now been read without fault (fixed at the source)."""
     if not canonical_ids:
         return
-    ops = _OPS.c
-    session.execute(
-        update(_OPS)
-        .where(
-            statements.among(session, ops.canonical_id, canonical_ids),
-            ops.object_type == object_type,
-            ops.target_system == source,
-            ops.operation == "ingest",
-            op_status_is("dead"),
-        )
-        .values(status="done", result={"resolved": "the record was read again without fault"}, updated_at=now)
+    statements.run(session, _RESOLVE_DEAD_INGESTS, ids=list(canonical_ids), object_type=object_type, source=source,
+                   now=now)  # fmt: skip
+
+
+_RESOLVE_DEAD_INGESTS = (
+    update(_OPS)
+    .where(
+        statements.listed(_OPS.c.canonical_id, "ids"),
+        _OPS.c.object_type == bindparam("object_type"),
+        _OPS.c.target_system == bindparam("source"),
+        _OPS.c.operation == "ingest",
+        statements.unindexed(_OPS.c.status) == "dead",
     )
+    .values(status="done", result={"resolved": "the record was read again without fault"}, updated_at=bindparam("now"))
+)
 
 
 def add_inbox(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -39,6 +39,9 @@ _ENDING = {end: (hop, start) for hop, (start, end) in HOPS.items()}
 _CORRELATIONS = Correlation.__table__  # type: ignore[attr-defined]
 _KEYS = TraceKey.__table__  # type: ignore[attr-defined]
 _HOPS = Hop.__table__  # type: ignore[attr-defined]
+_CORRELATIONS_OF = select(_CORRELATIONS.c.canonical_id, _CORRELATIONS.c.correlation_id).where(
+    statements.listed(_CORRELATIONS.c.canonical_id, "ids")
+)
 
 
 # -- writing (inside the sync loop's transactions) -------------------------------------------------
@@ -48,12 +51,7 @@ def correlations(session: Session, ids: Collection[str]) -> dict[str, str]:
     """canonical id -> correlation id, for the records that joined a story."""
     if not ids:
         return {}
-    rows = session.execute(
-        select(col(Correlation.canonical_id), col(Correlation.correlation_id)).where(
-            col(Correlation.canonical_id).in_(list(ids))
-        )
-    )
-    return {str(c): str(k) for c, k in rows}
+    return {str(c): str(k) for c, k in statements.fetch(session, _CORRELATIONS_OF, ids=list(ids))}
 
 
 def correlation_of(session: Session, canonical_id: str) -> str:
