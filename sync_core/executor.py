@@ -407,6 +407,7 @@ def _record(
     links: list[tuple[str, str]] = []
     created: list[WriteResult] = []
     shadows: list[dict[str, Any]] = []
+    states_after: dict[str, SystemState] = {}
     spans: list[dict[str, Any]] = []
     updates = _Updates(now)
     arrived = _arrived(session, target, object_type, outcomes)
@@ -424,6 +425,7 @@ def _record(
         written = {**(previous.written if previous else {}), **group.fields}
         version = result.version if result else (previous.source_version if previous else None)
         shadows.append(ledger.shadow_row(group.canonical_id, target, object_type, after, written, version, now))
+        states_after[group.canonical_id] = after
         new_to_target = result is not None and result.external_id and (
             outcome.request is None or outcome.request.external_id != result.external_id
         )
@@ -439,7 +441,7 @@ def _record(
         counts.done += len(group.op_ids)
         spans.append(_span(group, target, now, None))
     updates.write(session)
-    writeback.record_created(session, policy, target, created, shadows, now, known)
+    writeback.record_created(session, policy, target, created, shadows, now, known, states_after)
     ledger.add_links(session, object_type, target, links, now)
     if links:
         counts.woke = _wake_waiting(session, target, object_type, now)

@@ -185,10 +185,22 @@ def observed_state(
     """What the system holds after this read: Revline's picture of it (`shadow`) with the record's
     canonical `values` over it; a field counts as changed only when it differs from what was seen
     and from what Revline wrote there (echo suppression)."""
-    written_here = dict(shadow.written) if shadow else {}
+    return _observed(ledger.state_of(shadow), shadow, source_mapping, record, values, times)
+
+
+def _observed(
+    previous: SystemState | None,
+    shadow: ledger.ShadowView | None,
+    source_mapping: ObjectMapping | None,
+    record: SourceRecord,
+    values: dict[str, Any],
+    times: dict[str, datetime],
+) -> SystemState:
+    """observed_state, given the shadow's state (`previous`) already worked out."""
+    written_here = shadow.written if shadow else {}
     if source_mapping is not None:
         values = mapping.as_written(source_mapping, values, written_here)
-    return observe(ledger.state_of(shadow), values, record.modified_at, times, written_here)
+    return observe(previous, values, record.modified_at, times, written_here)
 
 
 def _dead_ingest(
@@ -277,8 +289,12 @@ def _op(
     }
 
 
+# json.dumps(fields, sort_keys=True, default=str), with its encoder made once rather than per call.
+_DIGEST_TEXT = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
 def digest(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(_DIGEST_TEXT(fields).encode()).hexdigest()[:16]
 
 
 def ingest(
@@ -331,12 +347,12 @@ def ingest(
             continue  # this very version was seen or written by Revline already: an echo or a repeat read
         values, times = canonical[record.external_id]
         previous = ledger.state_of(source_shadow)
-        written_here = dict(source_shadow.written) if source_shadow else {}
-        observed = observed_state(source_shadow, source_mapping, record, values, times)
+        written_here = source_shadow.written if source_shadow else {}
+        observed = _observed(previous, source_shadow, source_mapping, record, values, times)
         states: dict[str, SystemState | None] = {
             s: observed if s == system else ledger.state_of(known.get((canonical_id, s))) for s in policy.systems
         }
-        written = {s: dict(known[(canonical_id, s)].written) for s in policy.systems if (canonical_id, s) in known}
+        written = {s: known[(canonical_id, s)].written for s in policy.systems if (canonical_id, s) in known}
         writes = _mapped_only(plan(policy.rules, states, written), policy, states, system)
         if observed == previous and not writes:
             continue  # an echo of Revline's own write, or a record read again: nothing to record

@@ -44,12 +44,13 @@ def record_created(
     shadows: list[dict[str, Any]],
     now: datetime,
     known: Mapping[tuple[str, str], ledger.ShadowView] | None = None,
+    states: Mapping[str, SystemState] | None = None,
 ) -> None:
     """Plan the other systems' writes for records `target` has just created (`created`: their results).
 
     `shadows` are the rows the executor is about to save; the target's rows of these records gain
     the values the target filled in. `known`: the other systems' shadows of these records, when the
-    caller read them in this transaction already.
+    caller read them in this transaction already; `states`: the target's states those rows hold.
     """
     if not created:
         return
@@ -67,15 +68,17 @@ def record_created(
         if row is None or result.external_id is None:
             continue
         filled = mapping.to_canonical(target_mapping, result.filled) if target_mapping is not None else {}
-        states: dict[str, SystemState | None] = {
+        held = states.get(result.canonical_id) if states is not None else None
+        everywhere: dict[str, SystemState | None] = {
             s: ledger.state_of(known.get((result.canonical_id, s))) for s in policy.systems if s != target
         }
-        states[target] = SystemState(
+        everywhere[target] = held or SystemState(
             values=row["seen"], field_times={k: datetime.fromisoformat(v) for k, v in row["field_times"].items()}
         )
-        decision = after_create(policy.rules, target, target_fields, states, row["written"], filled, now)
-        row["seen"] = dict(decision.state.values)
-        row["field_times"] = {k: v.isoformat() for k, v in decision.state.field_times.items()}
+        decision = after_create(policy.rules, target, target_fields, everywhere, row["written"], filled, now)
+        if filled:  # otherwise the state is the row's own
+            row["seen"] = dict(decision.state.values)
+            row["field_times"] = {k: v.isoformat() for k, v in decision.state.field_times.items()}
         if decision.unknown:
             reads.append(full_read_notice(target, object_type, result.external_id, now))
         for system, fields in sorted(decision.writes.items()):

@@ -51,7 +51,7 @@ def is_blank(value: Any) -> bool:
 def _same(a: Any, b: Any) -> bool:
     # All blanks are one value: HubSpot answers "" where Salesforce answers None, and
     # rewriting one as the other would be an endless stream of no-op writes.
-    return (is_blank(a) and is_blank(b)) or a == b
+    return a == b or (is_blank(a) and is_blank(b))
 
 
 def observe(

@@ -315,18 +315,36 @@ def _describe(object_type: str, name: str, value: Any, error: ValidationError) -
     return "; ".join(problems)
 
 
+@cache
+def _plain_text(object_type: str) -> frozenset[str]:
+    """The fields that are optional text and nothing more: a value that is already clean text is valid as it is."""
+    return frozenset(
+        name for name, info in RECORD_TYPES[object_type].model_fields.items()
+        if info.annotation == (str | None) and not info.metadata
+    )  # fmt: skip
+
+
+def _clean_text(value: Any) -> bool:
+    """None, or text with nothing to strip: what the optional text fields' validators hand back unchanged."""
+    return value is None or (type(value) is str and (not value or not (value[0].isspace() or value[-1].isspace())))
+
+
 def validate(object_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """The normalised, JSON-friendly `values`; fields absent from `values` are not checked."""
     if object_type not in RECORD_TYPES:
         known = ", ".join(sorted(RECORD_TYPES))
         raise PermanentError(f"unknown object type {object_type!r} (known: {known})", ErrorCategory.MAPPING)
     adapters = _adapters(object_type)
-    unknown = sorted(set(values) - set(adapters))
+    unknown = [name for name in values if name not in adapters]
     if unknown:
-        raise PermanentError(f"{object_type} has no field(s) {', '.join(unknown)}", ErrorCategory.MAPPING)
+        raise PermanentError(f"{object_type} has no field(s) {', '.join(sorted(unknown))}", ErrorCategory.MAPPING)
     result: dict[str, Any] = {}
     problems: list[str] = []
+    plain = _plain_text(object_type)
     for name, value in values.items():
+        if name in plain and _clean_text(value):
+            result[name] = value  # the adapter's round trip, skipped: it would give back the same value
+            continue
         try:
             result[name] = adapters[name].dump_python(adapters[name].validate_python(value), mode="json")
         except ValidationError as error:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, select, update
@@ -30,7 +31,6 @@ _SPANS = TraceSpan.__table__  # type: ignore[attr-defined]
 _MATCH_KEYS = MatchKey.__table__  # type: ignore[attr-defined]
 _PENDING = PendingReference.__table__  # type: ignore[attr-defined]
 _INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def idempotency_key(target: str, object_type: str, source: str, source_id: str, version: str, op: str) -> str:
@@ -185,13 +185,12 @@ def state_of(shadow: ShadowView | None) -> SystemState | None:
     """The planner's view of a shadow: None while the system has no record (or never showed it)."""
     if shadow is None or (not shadow.seen and not shadow.written):
         return None
-    times: dict[str, datetime] = {}
-    text, when = "", _NEVER
-    for name, value in shadow.field_times.items():
-        if value != text:  # a record's fields often share one time: parse it once
-            text, when = value, datetime.fromisoformat(value)
-        times[name] = when
-    return SystemState(values=dict(shadow.seen), field_times=times)
+    parse = _time_of
+    return SystemState(values=dict(shadow.seen), field_times={name: parse(t) for name, t in shadow.field_times.items()})
+
+
+# A record's fields share a few times, and a page's records often the same ones: each text is parsed once.
+_time_of = lru_cache(maxsize=16_384)(datetime.fromisoformat)
 
 
 def save_shadows(session: Session, rows: list[dict[str, Any]]) -> None:

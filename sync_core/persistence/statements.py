@@ -191,7 +191,7 @@ def _compile(dialect: Dialect, statement: ClauseElement, column_keys: tuple[str,
     fixed: dict[str, Any] = {}
     for name in set(names):
         bind = compiled.binds[name]
-        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        convert = _bind_processor(dialect, bind.type)
         if convert is not None:
             converters[name] = convert
         if isinstance(bind.type, UTCDateTime):
@@ -200,6 +200,15 @@ def _compile(dialect: Dialect, statement: ClauseElement, column_keys: tuple[str,
             fixed[name] = _default(table, name) if table is not None else bind.value
     results = tuple(_result_processor(dialect, column[2], column[3]) for column in compiled._result_columns)
     return _Compiled(compiled.string, names, positional, converters, frozenset(repeating), fixed, results)
+
+
+def _bind_processor(dialect: Dialect, type_: Any) -> Callable[[Any], Any] | None:
+    """Python value -> DBAPI value for one parameter; JSON goes straight to the ledger's JSON encoder on SQLite
+    (SQLAlchemy's processor only adds checks for its NULL markers, which the loop never binds)."""
+    dumps = getattr(dialect, "_json_serializer", None)
+    if dialect.name == "sqlite" and isinstance(type_, JSON) and not type_.none_as_null and dumps is not None:
+        return dumps  # type: ignore[no-any-return]
+    return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
 def _result_processor(dialect: Dialect, objects: Sequence[Any], type_: Any) -> Callable[[Any], Any] | None:
