@@ -330,7 +330,6 @@ def ingest(
     keys = {e: k for e, (values, _) in canonical.items() if (k := identity.match_key(object_type, values))}
     ids = _canonical_ids(session, system, object_type, page, keys, now)
     known = ledger.shadows(session, set(ids.values()))
-    stories = trace.correlations(session, set(ids.values()))
     ops: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     shadows: list[dict[str, Any]] = []
@@ -358,12 +357,15 @@ def ingest(
             continue  # an echo of Revline's own write, or a record read again: nothing to record
         replanned.append(canonical_id)
         for target, fields in sorted(writes.items()):
-            story = stories.get(canonical_id, canonical_id)
-            ops.append(_op(target, system, object_type, canonical_id, record, fields, now, story))
+            ops.append(_op(target, system, object_type, canonical_id, record, fields, now, canonical_id))
             counts.targets.add(target)
         # A record with a reference not yet resolved keeps no version, so its re-read is not skipped.
         version = None if record.external_id in unresolved else record.version
         shadows.append(ledger.shadow_row(canonical_id, system, object_type, observed, written_here, version, now))
+    # A record in a deal's story carries its correlation id; the others start their own (their canonical id).
+    stories = trace.correlations(session, {op["canonical_id"] for op in ops})
+    for op in ops:
+        op["correlation_id"] = stories.get(op["canonical_id"], op["canonical_id"])
     ledger.save_shadows(session, shadows)
     ledger.supersede_pending(session, object_type, replanned, [op["idempotency_key"] for op in ops], now)
     ledger.add_ops(session, ops)

@@ -58,9 +58,11 @@ def record_created(
     target_mapping = policy.mappings.get(target)
     target_fields = policy.fields_of(target)
     rows = {row["canonical_id"]: row for row in shadows if row["system"] == target}
+    # Only values the target filled in reach the other systems: without any, their states are not needed.
+    reporting = [r.canonical_id for r in created if r.filled]
     if known is None:
-        known = ledger.shadows(session, [r.canonical_id for r in created])
-    stories = trace.correlations(session, [r.canonical_id for r in created])
+        known = ledger.shadows(session, reporting)
+    stories = trace.correlations(session, reporting)
     ops: list[dict[str, Any]] = []
     reads: list[dict[str, Any]] = []
     for result in created:
@@ -70,7 +72,7 @@ def record_created(
         filled = mapping.to_canonical(target_mapping, result.filled) if target_mapping is not None else {}
         held = states.get(result.canonical_id) if states is not None else None
         everywhere: dict[str, SystemState | None] = {
-            s: ledger.state_of(known.get((result.canonical_id, s))) for s in policy.systems if s != target
+            s: ledger.state_of(known.get((result.canonical_id, s))) for s in policy.systems if s != target and filled
         }
         everywhere[target] = held or SystemState(
             values=row["seen"], field_times={k: datetime.fromisoformat(v) for k, v in row["field_times"].items()}
