@@ -97,6 +97,7 @@ _WAITING = (
     statements.listed(_PENDING.c.target_id, "ids"),
 )
 _REFERRERS = select(_PENDING.c.object_type, _PENDING.c.external_id).where(*_WAITING)
+_ANY_WAITING = select(_PENDING.c.id).where(*_WAITING[:2]).limit(1)
 _FORGET_REFERRERS = delete(_PENDING).where(*_WAITING)
 
 
@@ -104,6 +105,8 @@ def referrers_of(session: Session, system: str, target_type: str, target_ids: Co
     """(object type, external id) of the records waiting for these targets to be linked; forgets them."""
     if not target_ids:
         return []
+    if not statements.fetch(session, _ANY_WAITING, system=system, target_type=target_type):
+        return []  # nothing waits for a record of this type (most pages): one probe, not one per id
     where = {"system": system, "target_type": target_type, "ids": list(target_ids)}
     found = [(str(t), str(e)) for t, e in statements.fetch(session, _REFERRERS, **where)]
     if found:
