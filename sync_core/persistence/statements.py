@@ -177,7 +177,10 @@ class _Compiled:
 
 @lru_cache(maxsize=256)
 def _compile(dialect: Dialect, statement: ClauseElement, column_keys: tuple[str, ...] | None) -> _Compiled:
-    compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+    # An INSERT compiled for executemany: no RETURNING of the new ids (PostgreSQL), which nothing reads.
+    compiled = statement.compile(
+        dialect=dialect, column_keys=list(column_keys) if column_keys else None, for_executemany=column_keys is not None
+    )
     assert isinstance(compiled, SQLCompiler)
     positional = bool(dialect.positional)
     if positional:
