@@ -62,8 +62,9 @@ def _canonical_ids(
     page: Sequence[SourceRecord],
     keys: Mapping[str, str],
     now: datetime,
-) -> dict[str, str]:
-    """external id -> canonical id for every record of the page, linking the new ones.
+) -> tuple[dict[str, str], set[str]]:
+    """external id -> canonical id for every record of the page, linking the new ones; and the
+    canonical ids made for this page's new records, which nothing in the ledger refers to yet.
 
     A new record is recognised, in order, by the canonical id Revline stamped on it when it
     wrote it, then by its matching key (`keys`: external id -> email or domain) when another
@@ -88,18 +89,24 @@ def _canonical_ids(
         elif key is not None:
             proposed.setdefault(key, identity.new_canonical_id())
     claimed = ledger.claim_match_keys(session, object_type, proposed, now)
-    taken = ledger.links_by_canonical(session, system, set(claimed.values()))  # already linked here
+    # The ids made here that won their key: the key was new to the ledger, and so is the id.
+    minted = {canonical for key, canonical in claimed.items() if proposed.get(key) == canonical}
+    taken = ledger.links_by_canonical(session, system, set(claimed.values()) - minted)  # already linked here
     new: list[tuple[str, str]] = []
     for record in fresh:
         canonical = linked.get(record.external_id)
         if canonical is None:
             match = claimed.get(keys.get(record.external_id, ""))
-            canonical = match if match and match not in taken else identity.new_canonical_id()
+            if match and match not in taken:
+                canonical = match
+            else:
+                canonical = identity.new_canonical_id()
+                minted.add(canonical)
             taken[canonical] = record.external_id
             linked[record.external_id] = canonical
         new.append((canonical, record.external_id))
     ledger.add_links(session, object_type, system, new, now)
-    return linked
+    return linked, minted
 
 
 def resolve_references(
@@ -328,8 +335,9 @@ def ingest(
             failures[record.external_id] = failure
     unresolved = resolve_references(session, system, object_type, canonical)
     keys = {e: k for e, (values, _) in canonical.items() if (k := identity.match_key(object_type, values))}
-    ids = _canonical_ids(session, system, object_type, page, keys, now)
-    known = ledger.shadows(session, set(ids.values()))
+    ids, minted = _canonical_ids(session, system, object_type, page, keys, now)
+    # A record new to Revline has no shadow, story, pending write or dead letter to look up.
+    known = ledger.shadows(session, set(ids.values()) - minted)
     ops: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     shadows: list[dict[str, Any]] = []
@@ -363,16 +371,17 @@ def ingest(
         version = None if record.external_id in unresolved else record.version
         shadows.append(ledger.shadow_row(canonical_id, system, object_type, observed, written_here, version, now))
     # A record in a deal's story carries its correlation id; the others start their own (their canonical id).
-    stories = trace.correlations(session, {op["canonical_id"] for op in ops})
+    stories = trace.correlations(session, {op["canonical_id"] for op in ops} - minted)
     for op in ops:
         op["correlation_id"] = stories.get(op["canonical_id"], op["canonical_id"])
     ledger.save_shadows(session, shadows)
-    ledger.supersede_pending(session, object_type, replanned, [op["idempotency_key"] for op in ops], now)
+    known_before = [canonical_id for canonical_id in replanned if canonical_id not in minted]
+    ledger.supersede_pending(session, object_type, known_before, [op["idempotency_key"] for op in ops], now)
     ledger.add_ops(session, ops)
     ledger.put_dead_ops(session, dead)
     _await(session, system, object_type, unresolved, now)
     wake_referrers(session, system, object_type, [r.external_id for r in page], now)
-    ledger.resolve_dead_ingests(session, object_type, system, replanned, now)
+    ledger.resolve_dead_ingests(session, object_type, system, known_before, now)
     for target in counts.targets:
         lanes.mark_due(session, target, object_type, lanes.OUTBOUND, now)
     counts.ops_planned = len(ops)
