@@ -10,7 +10,7 @@ export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile bench-console clean
+.PHONY: run test setup bun chromium postgres lint test-unit test-slow bench bench-engine bench-crm bench-webhooks bench-lead-to-cash bench-reconcile bench-console screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -71,6 +71,10 @@ bench-reconcile: setup
 # A million-op PostgreSQL ledger, each page's data load timed server-side and its first render in Chromium.
 bench-console: setup chromium postgres
 	$(BIN)/python -m bench.console
+
+# README images (docs/img): a demo on the sandboxes, signed in as its admin, in headless Chromium.
+screenshots: setup chromium
+	$(BIN)/python -m bench.screenshots
 
 clean:
 	rm -rf $(VENV) .web .states *.db

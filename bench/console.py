@@ -49,6 +49,8 @@ from sync_core.persistence.migrate import upgrade
 from sync_core.persistence.tables import EntityLink, Lane, OutboundOp, TraceKey, op_status_is
 from sync_core.services import (
     access,
+    audit,
+    connections,
     dead_letters,
     dispose_engines,
     lead_to_cash,
@@ -56,7 +58,10 @@ from sync_core.services import (
     overview,
     policy,
     reconciliation,
+    repair,
+    revenue,
     runs,
+    schedules,
     trace,
 )
 from sync_core.services.reconciliation import FindingFilter
@@ -147,6 +152,19 @@ def _field_ownership(engine: Engine, _picks: Picks) -> object:
         return [policy.load(session, object_type) for object_type in ("company", "contact", "deal", "product")]
 
 
+def _repair_group(engine: Engine, _picks: Picks) -> object:
+    groups, _ = repair.list_groups(engine, 1, 10)
+    return repair.list_records(engine, groups.items[0].root_cause if groups.items else None, 1, 25)
+
+
+def _lead_to_cash_page(engine: Engine, _picks: Picks) -> object:
+    until = datetime.now(UTC)
+    since = until - timedelta(days=7)
+    return (revenue.funnel(engine, since, until), revenue.cycle_times(engine, since, until),
+            revenue.revenue_at_risk(engine), revenue.by_day(engine, since, until),
+            reconciliation.open_over_time(engine, since))  # fmt: skip
+
+
 # What each page reads, as its state reads it; a new page is one more line.
 PAGE_LOADS: dict[str, PageLoad] = {
     "Overview: refresh (every 2 s)": _overview(with_throughput=False),
@@ -167,6 +185,15 @@ PAGE_LOADS: dict[str, PageLoad] = {
     "Lead to cash: hop times and hourly trends, 30 days": _lead_to_cash,
     "Lead to cash: money held in repair": lambda engine, _p: lead_to_cash.money_held(engine),
     "Field ownership: every object's policy": _field_ownership,
+    "Field ownership: a deal's change history": lambda engine, _p: policy.history(engine, "deal"),
+    "Repair queue: root-cause groups": lambda engine, _p: repair.list_groups(engine, 1, 10),
+    "Repair queue: a group's records": _repair_group,
+    "Lead to cash page: funnel, cycle times, risk, trends (7 days)": _lead_to_cash_page,
+    "Audit log: newest entries": lambda engine, _p: (audit.list_entries(engine, 1, 50), audit.choices(engine)),
+    "Audit log: one kind of action": lambda engine, _p: audit.list_entries(
+        engine, 1, 50, audit.AuditFilter(action="dead_letter.retry")),
+    "Schedules": lambda engine, _p: schedules.list_schedules(engine),
+    "Connections": lambda engine, _p: connections.list_connections(engine, None),
     "Sign-in check (every event)": lambda engine, p: access.signed_in(engine, p.token),
 }
 
@@ -181,6 +208,9 @@ RENDERS: dict[str, tuple[Callable[[Picks], str], str]] = {
     "Dead letters: one category": (lambda p: f"/dead-letters?category={p.category}", "#dead-letter-table tbody tr"),
     "Mismatches": (lambda p: "/mismatches", "#mismatch-table tbody tr"),
     "Trace: a story": (lambda p: f"/trace?q={p.email}", "#trace-timeline tbody tr"),
+    "Repair queue": (lambda p: "/repair", "#repair-groups"),
+    "Lead to cash": (lambda p: "/lead-to-cash", "#funnel-card-contacts"),
+    "Audit log": (lambda p: "/audit", "#audit-table tbody tr"),
 }
 
 

@@ -17,10 +17,10 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("repair", "Repair queue", "/repair", "wrench"),
     ("mismatches", "Mismatches", "/mismatches", "git-compare-arrows"),
     ("trace", "Trace", "/trace", "route"),
-    ("audit", "Audit log", "/audit", "scroll-text"),
     ("ownership", "Field ownership", "/ownership", "shield-check"),
     ("schedules", "Schedules", "/schedules", "calendar-clock"),
     ("connections", "Connections", "/connections", "plug"),
+    ("audit", "Audit log", "/audit", "scroll-text"),
 )
 
 SIDEBAR_WIDTH = "220px"

@@ -96,7 +96,7 @@ def lead_to_cash() -> rx.Component:
                 wrap="wrap",
                 style={"gap": "12px"},
             ),
-            rx.link("Open the repair queue →", href="/dead-letters", size="2"),
+            rx.link("Open the repair queue →", href="/repair", size="2"),
         ),
         _section("Cycle times against targets", cycles),
         _section(
