@@ -111,10 +111,21 @@ def test_an_admin_gives_a_field_to_sales_the_sync_follows_and_the_admin_rolls_it
     assert rolled[0].details["rolled_back_to"] == int(before.subject.rsplit(" v", 1)[1])
     expect(page.locator(f"#history-row-{rolled[0].id}")).to_contain_text("rules rolled back")
 
-    # two_way again: marketing's edit travels to sales (the demo's traffic may change it again after)
+    # two_way again: marketing's edit travels to sales (the demo's traffic may change it again after).
+    # The edit is made once the roll back's own queued writes are out: one still pending when the person
+    # edits would be written over the edit (it was planned before it).
+    wait_for("the roll back's writes sent", lambda: not policy_writes_waiting(ledger), 60)
     marketing.put("contact", {"jobtitle": AFTER_ROLL_BACK}, external_id=marketing_id)
     wait_for("marketing's title written to sales", lambda: written_title(ledger, "sales", AFTER_ROLL_BACK), 60)
     assert email
+
+
+def policy_writes_waiting(ledger: Engine) -> bool:
+    """Whether writes a policy change queued are still waiting to be sent."""
+    with transaction(ledger) as session:
+        return session.scalars(select(OutboundOp.id).where(
+            col(OutboundOp.source_system) == policy.SOURCE, col(OutboundOp.status).in_(["pending", "in_flight"]),
+        ).limit(1)).first() is not None  # fmt: skip
 
 
 def written_title(ledger: Engine, target: str, title: str) -> bool:
